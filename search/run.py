@@ -1,0 +1,126 @@
+"""`python -m search.run spaces/cnn1d.yaml`: prepare the data, search, write the leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from data_prep.config import ConfigError
+
+from . import leaderboard
+from .spec import Spec, load_spec
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m search.run", description="Run a hyperparameter search from a space YAML."
+    )
+    parser.add_argument("space", type=Path, help="a space YAML, e.g. spaces/cnn1d.yaml")
+    parser.add_argument("--data", help="a folder of class folders to search on instead")
+    parser.add_argument("--name", help="experiment name (default: the YAML's name or stem)")
+    parser.add_argument("--num-samples", type=int, help="number of trials")
+    parser.add_argument("--max-epochs", type=int, help="epochs per trial at most")
+    parser.add_argument("--seed", type=int, default=None, help="searcher seed")
+    parser.add_argument("--max-concurrent", type=int, help="trials at once (default: CPUs)")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="where experiments and prepared data go (default: results/)")
+    parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"),
+                        help="join an existing Ray cluster (default: start a local one)")
+    return parser.parse_args(argv)
+
+
+def apply_overrides(spec: Spec, args: argparse.Namespace) -> Spec:
+    if args.data:
+        spec.dataset = type(spec.dataset).from_dict({**spec.dataset.to_dict(), "source": args.data,
+                                                     "synthetic": None})
+    spec.name = args.name or spec.name
+    spec.num_samples = args.num_samples or spec.num_samples
+    spec.max_epochs = args.max_epochs or spec.max_epochs
+    spec.max_concurrent = args.max_concurrent or spec.max_concurrent
+    return spec
+
+
+def start_ray(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address)
+    else:
+        # The dashboard accepts job submissions: keep it on loopback, behind Ray's token.
+        ray.init(include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=8265)
+    url = ray.get_runtime_context().dashboard_url if hasattr(
+        ray.get_runtime_context(), "dashboard_url") else None
+    url = url or ray.worker.get_dashboard_url()
+    if url:
+        print(f"Ray dashboard: http://{url}  (token: {Path.home() / '.ray' / 'auth_token'})")
+
+
+def trials_at_once(spec: Spec) -> int:
+    import ray
+
+    if spec.max_concurrent:
+        return spec.max_concurrent
+    cpus = ray.cluster_resources().get("CPU", 1)
+    by_cpu = int(cpus // spec.resources["cpu"]) if spec.resources["cpu"] else spec.num_samples
+    gpus = ray.cluster_resources().get("GPU", 0)
+    by_gpu = int(gpus // spec.resources["gpu"]) if spec.resources["gpu"] else by_cpu
+    return max(1, min(by_cpu, by_gpu, spec.num_samples))
+
+
+def run(spec: Spec, results: Path, seed: int | None = None, address: str | None = None) -> Path:
+    """Run the whole search; return the experiment folder (with its leaderboard.csv)."""
+    from data_prep.pipeline import prepare
+    from trainables.data import TrialData
+
+    from .tuning import make_trainable, make_tuner
+
+    results = results.resolve()
+    start_ray(address)
+
+    prepared = prepare(spec.dataset, results)
+    counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
+    verb = "reused" if prepared.reused else "prepared"
+    print(f"Data {verb} in {prepared.seconds:.1f}s: {prepared.path} {counts}, "
+          f"{len(prepared.manifest['rejected'])} rejected")
+    data = TrialData.from_shards(prepared.path)
+
+    experiment_dir = results / spec.name
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    info = {"metric": spec.metric, "mode": spec.mode, "max_epochs": spec.max_epochs,
+            "trainable": spec.trainable, "shards": str(prepared.path), "spec": spec.raw}
+    (experiment_dir / leaderboard.EXPERIMENT_FILE).write_text(json.dumps(info, indent=2))
+
+    concurrent = trials_at_once(spec)
+    searcher_seed = seed if seed is not None else spec.searcher.get("seed", 0)
+    print(f"Searching {spec.num_samples} trials of {spec.trainable}, {concurrent} at once, "
+          f"up to {spec.max_epochs} epochs each -> {experiment_dir}")
+    started = time.perf_counter()
+    tuner = make_tuner(spec, make_trainable(spec, data), results, concurrent, searcher_seed)
+    tuner.fit()
+    path = leaderboard.write(experiment_dir)
+    board = leaderboard.build(experiment_dir)
+    print(f"\nSearch finished in {time.perf_counter() - started:.0f}s. Leaderboard: {path}")
+    shown = ["rank", "trial_id", f"{spec.metric}_best", "epochs", "status", *spec.space.names]
+    print(board[[c for c in shown if c in board]].head(10).to_string(index=False))
+    return experiment_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        spec = apply_overrides(load_spec(args.space), args)
+    except (ConfigError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    run(spec, args.results, seed=args.seed, address=args.address)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""A space YAML, read and validated into a `Spec`. Every error names the key at fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from data_prep.config import ConfigError, DatasetConfig
+from trainables import models
+
+from .space import SearchSpace
+
+TOP_KEYS = {
+    "name", "dataset", "trainable", "metric", "mode", "searcher", "scheduler", "max_epochs",
+    "num_samples", "max_concurrent", "time_budget_s", "resources", "fixed", "space",
+}
+REQUIRED = ("trainable", "metric", "mode", "space")
+METRICS = ("val_accuracy", "val_macro_f1", "val_precision", "val_recall", "val_loss")
+SEARCHERS = {"optuna_tpe": {"seed", "n_startup_trials"}, "random": {"seed"}}
+SCHEDULERS = {"asha": {"grace_period", "reduction_factor"}, "none": set()}
+RESOURCES = {"cpu", "gpu"}
+
+
+@dataclass
+class Spec:
+    name: str
+    dataset: DatasetConfig
+    trainable: str
+    metric: str
+    mode: str
+    space: SearchSpace
+    searcher: dict[str, Any] = field(default_factory=lambda: {"type": "optuna_tpe"})
+    scheduler: dict[str, Any] = field(default_factory=lambda: {"type": "asha"})
+    max_epochs: int = 10
+    num_samples: int = 10
+    max_concurrent: int | None = None
+    time_budget_s: float | None = None
+    resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fixed_config(self) -> dict[str, Any]:
+        """What every trial's config holds besides the searched keys."""
+        return {**self.space.fixed, "model": self.trainable, "max_epochs": self.max_epochs}
+
+
+def _typed(raw: dict, key: str, kind: type | tuple, where: str = "") -> Any:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where}{key}: expected {names}, got {value!r}")
+    return value
+
+
+def _section(raw: dict, key: str, table: dict[str, set], default: str) -> dict[str, Any]:
+    section = dict(raw.get(key) or {"type": default})
+    kind = section.get("type", default)
+    if kind not in table:
+        raise ConfigError(f"{key}.type: {kind!r} is not one of {sorted(table)}")
+    unknown = sorted(set(section) - table[kind] - {"type"})
+    if unknown:
+        raise ConfigError(
+            f"{key}.{unknown[0]}: unknown key for {kind!r}; allowed: {sorted(table[kind])}"
+        )
+    section["type"] = kind
+    return section
+
+
+def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
+    if not isinstance(raw, dict):
+        raise ConfigError("the space file must hold a mapping of keys at the top level")
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown key; allowed top-level keys: {sorted(TOP_KEYS)}")
+    for key in REQUIRED:
+        if key not in raw:
+            raise ConfigError(f"{key}: missing; a space file needs {list(REQUIRED)}")
+    if raw["trainable"] not in models.names():
+        raise ConfigError(f"trainable: {raw['trainable']!r} is not one of {models.names()}")
+    if raw["metric"] not in METRICS:
+        raise ConfigError(f"metric: {raw['metric']!r} is not one of {list(METRICS)}")
+    if raw["mode"] not in ("max", "min"):
+        raise ConfigError(f"mode: {raw['mode']!r} is not one of ['max', 'min']")
+    for key in ("max_epochs", "num_samples", "max_concurrent"):
+        if raw.get(key) is not None and _typed(raw, key, int) < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {raw[key]}")
+    if raw.get("time_budget_s") is not None and _typed(raw, "time_budget_s", (int, float)) <= 0:
+        raise ConfigError(f"time_budget_s: must be positive, got {raw['time_budget_s']}")
+    resources = {"cpu": 1, "gpu": 0, **(raw.get("resources") or {})}
+    unknown = sorted(set(resources) - RESOURCES)
+    if unknown:
+        raise ConfigError(f"resources.{unknown[0]}: unknown key; allowed: {sorted(RESOURCES)}")
+    for key in RESOURCES:
+        if _typed(resources, key, (int, float), "resources.") < 0:
+            raise ConfigError(f"resources.{key}: must not be negative, got {resources[key]}")
+    if resources["cpu"] <= 0 and resources["gpu"] <= 0:
+        raise ConfigError("resources: a trial needs a cpu or a gpu share above zero")
+    fixed = raw.get("fixed") or {}
+    if not isinstance(fixed, dict):
+        raise ConfigError("fixed: expected a mapping of key -> value")
+    return Spec(
+        name=raw.get("name") or default_name,
+        dataset=DatasetConfig.from_dict(raw.get("dataset")),
+        trainable=raw["trainable"],
+        metric=raw["metric"],
+        mode=raw["mode"],
+        space=SearchSpace(raw["space"], fixed),
+        searcher=_section(raw, "searcher", SEARCHERS, "optuna_tpe"),
+        scheduler=_section(raw, "scheduler", SCHEDULERS, "asha"),
+        max_epochs=raw.get("max_epochs", 10),
+        num_samples=raw.get("num_samples", 10),
+        max_concurrent=raw.get("max_concurrent"),
+        time_budget_s=raw.get("time_budget_s"),
+        resources=resources,
+        raw=raw,
+    )
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"space file {path} does not exist; see spaces/ for examples")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    try:
+        return parse_spec(raw, default_name=path.stem)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None

@@ -1,0 +1,78 @@
+"""Spec -> the Ray Tune objects: searcher, scheduler, Tuner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from trainables.data import TrialData
+from trainables.tune_trainable import train
+
+from .spec import Spec
+
+
+def trial_dirname(trial: tune.experiment.Trial) -> str:
+    return trial.trial_id
+
+
+def make_searcher(spec: Spec, seed: int) -> OptunaSearch:
+    options = spec.searcher
+    if options["type"] == "random":
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=options.get("n_startup_trials", 10)
+        )
+    space = spec.space.with_fixed(spec.fixed_config)
+    return OptunaSearch(space=space, metric=spec.metric, mode=spec.mode, sampler=sampler)
+
+
+def make_scheduler(spec: Spec) -> TrialScheduler:
+    options = spec.scheduler
+    if options["type"] == "asha":
+        return ASHAScheduler(
+            time_attr="training_iteration",
+            max_t=spec.max_epochs,
+            grace_period=min(options.get("grace_period", 1), spec.max_epochs),
+            reduction_factor=options.get("reduction_factor", 3),
+        )
+    return FIFOScheduler()
+
+
+def make_trainable(spec: Spec, data: TrialData):
+    """The function trainable with the data put once in the object store."""
+    resources = {"cpu": spec.resources["cpu"], "gpu": spec.resources["gpu"]}
+    return tune.with_resources(tune.with_parameters(train, data=data), resources)
+
+
+def make_tuner(
+    spec: Spec, trainable, storage: Path, max_concurrent: int, seed: int
+) -> tune.Tuner:
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            metric=spec.metric,
+            mode=spec.mode,
+            search_alg=make_searcher(spec, seed),
+            scheduler=make_scheduler(spec),
+            num_samples=spec.num_samples,
+            max_concurrent_trials=max_concurrent,
+            time_budget_s=spec.time_budget_s,
+            reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=spec.name,
+            storage_path=str(storage),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=1,  # the best; Tune also keeps the latest, for resuming
+                checkpoint_score_attribute=spec.metric,
+                checkpoint_score_order=spec.mode,
+            ),
+            failure_config=tune.FailureConfig(max_failures=0),
+        ),
+    )

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+from trainables.data import TrialData
+from trainables.loop import fit
+from trainables.metrics import ConfusionMatrix, score_all
+
+REQUIRED = {"epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "params",
+            "epoch_time_s"}
+CONFIG = {"model": "cnn1d", "conv_layers": 3, "channels": 8, "kernel_size": 5,
+          "first_kernel": 16, "first_stride": 4, "pool": 2, "dropout": 0.0,
+          "lr": 3e-3, "batch_size": 16}
+
+
+def sine_data(n=96, length=400, seed=0) -> TrialData:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    t = np.arange(length) / 4000
+    x = np.sin(2 * np.pi * (200 + 400 * y[:, None]) * t + rng.uniform(0, 6.28, (n, 1)))
+    x = (x + 0.1 * rng.standard_normal(x.shape)).astype(np.float32)
+    half = n * 2 // 3
+    return TrialData(x[:half], y[:half], x[half:], y[half:], ["a", "b", "c"], 0.0, 0.7)
+
+
+def run(config, data, resume=None):
+    reports = []
+    fit(config, data, lambda metrics, state: reports.append((metrics, state)), resume)
+    return reports
+
+
+def test_loop_reports_every_epoch_and_learns():
+    reports = run({**CONFIG, "max_epochs": 8}, sine_data())
+    assert [m["epoch"] for m, _ in reports] == list(range(1, 9))
+    for metrics, _ in reports:
+        assert REQUIRED <= set(metrics)
+    assert reports[-1][0]["train_loss"] < 0.5 * reports[0][0]["train_loss"]
+    assert reports[-1][0]["val_accuracy"] > 0.8
+    assert reports[-1][0]["stop_reason"] == "max_epochs"
+
+
+def test_resume_continues_from_the_saved_epoch():
+    data = sine_data()
+    full = run({**CONFIG, "max_epochs": 4}, data)
+    first = run({**CONFIG, "max_epochs": 2}, data)
+    resumed = run({**CONFIG, "max_epochs": 4}, data, resume=first[-1][1])
+    assert [m["epoch"] for m, _ in resumed] == [3, 4]
+    assert resumed[-1][0]["train_loss"] == pytest.approx(full[-1][0]["train_loss"], rel=1e-4)
+
+
+def test_divergence_ends_the_trial_with_a_reason():
+    reports = run({**CONFIG, "max_epochs": 5, "lr": 1e12, "norm": "none",
+                   "optimizer": "sgd", "momentum": 0.0}, sine_data())
+    assert len(reports) < 5
+    assert reports[-1][0]["stop_reason"].startswith("diverged")
+
+
+def test_patience_stops_early():
+    reports = run({**CONFIG, "max_epochs": 30, "patience": 2, "lr": 1e-7}, sine_data())
+    assert len(reports) < 30
+    assert reports[-1][0]["stop_reason"] == "early stop (patience)"
+
+
+def test_metrics_agree_with_scikit_learn():
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 4, 200)
+    probs = rng.dirichlet(np.ones(4), 200)
+    probs[np.arange(100), targets[:100]] += 1  # better than chance
+    preds = probs.argmax(axis=1)
+    scores = score_all(targets, probs, "val")
+    assert scores["val_accuracy"] == pytest.approx(accuracy_score(targets, preds))
+    assert scores["val_macro_f1"] == pytest.approx(f1_score(targets, preds, average="macro"))
+    assert scores["val_precision"] == pytest.approx(
+        precision_score(targets, preds, average="macro"))
+    assert scores["val_recall"] == pytest.approx(recall_score(targets, preds, average="macro"))
+    matrix = ConfusionMatrix()(targets, probs)
+    assert matrix.sum() == 200 and np.trace(matrix) == (preds == targets).sum()

@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from trainables import models
+from trainables.blocks import ACTIVATIONS, INITIALISERS
+
+
+def tiny_task(n=64, length=400, classes=3, seed=0):
+    """Sines of three pitches at random phase: separable, but not by one sample."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, classes, (n,), generator=g)
+    t = torch.arange(length) / 4000
+    phase = torch.rand(n, 1, generator=g) * 6.28
+    x = torch.sin(2 * torch.pi * (200 + 400 * y[:, None]) * t + phase)
+    return x, y
+
+
+def train_steps(model, x, y, steps=80, lr=1e-2):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+BASE = {"conv_layers": 3, "channels": 8, "kernel_size": 5, "first_kernel": 16,
+        "first_stride": 4, "pool": 2, "dropout": 0.0}
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("norm", ["batch", "none"])
+def test_cnn1d_learns_for_every_activation_and_norm(act, norm):
+    torch.manual_seed(0)
+    x, y = tiny_task()
+    model = models.build("cnn1d", {**BASE, "act": act, "norm": norm}, (400,), 3)
+    assert model(x).shape == (64, 3)
+    losses = train_steps(model, x, y)
+    assert losses[-1] < 0.7 * losses[0], (losses[0], losses[-1])
+
+
+@pytest.mark.parametrize("init", INITIALISERS)
+def test_cnn1d_initialisers_differ_and_learn(init):
+    torch.manual_seed(0)
+    model = models.build("cnn1d", {**BASE, "init": init}, (400,), 3)
+    torch.manual_seed(0)
+    default = models.build("cnn1d", BASE, (400,), 3)
+    first = model.front[0].weight
+    if init == "default":
+        assert torch.equal(first, default.front[0].weight)
+    else:
+        assert not torch.allclose(first, default.front[0].weight)
+        assert torch.count_nonzero(model.front[0].bias) == 0
+    x, y = tiny_task()
+    losses = train_steps(model, x, y)
+    assert losses[-1] < 0.7 * losses[0]
+
+
+@pytest.mark.parametrize("layers", [1, 3, 9])
+@pytest.mark.parametrize("convs_per_block", [1, 2])
+def test_any_depth_fits_a_short_clip(layers, convs_per_block):
+    model = models.build("cnn1d", {**BASE, "conv_layers": layers,
+                                   "convs_per_block": convs_per_block,
+                                   "channel_growth": 1.5}, (400,), 5)
+    assert model(torch.randn(2, 400)).shape == (2, 5)
+
+
+def test_parameter_count_grows_with_channels():
+    small = models.build("cnn1d", {**BASE, "channels": 8}, (400,), 3)
+    big = models.build("cnn1d", {**BASE, "channels": 32}, (400,), 3)
+    assert models.count_parameters(big) > 4 * models.count_parameters(small)
+
+
+def test_unknown_names_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown model 'cnn3d'"):
+        models.build("cnn3d", {}, (400,), 3)
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        models.build("cnn1d", {**BASE, "act": "swish"}, (400,), 3)

@@ -1,0 +1,65 @@
+"""Pieces every model shares: activations, initialisers, normalisation by name."""
+
+from __future__ import annotations
+
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "prelu": nn.PReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+}
+
+INITIALISERS = (
+    "default",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "orthogonal",
+)
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def norm1d(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm1d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown normalisation {kind!r}; choose from ['batch', 'none']")
+
+
+def initialise(model: nn.Module, scheme: str, nonlinearity: str = "relu") -> None:
+    """Re-initialise every conv and linear weight (biases to zero) by the named scheme."""
+    if scheme not in INITIALISERS:
+        raise ValueError(f"unknown initialiser {scheme!r}; choose from {list(INITIALISERS)}")
+    if scheme == "default":
+        return
+    # kaiming's gain is defined for relu-like and a few other nonlinearities only.
+    gain_name = nonlinearity if nonlinearity in ("relu", "leaky_relu", "tanh", "sigmoid") else "relu"
+    for module in model.modules():
+        if not isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+            continue
+        weight = module.weight
+        if scheme == "xavier_uniform":
+            nn.init.xavier_uniform_(weight)
+        elif scheme == "xavier_normal":
+            nn.init.xavier_normal_(weight)
+        elif scheme == "he_uniform":
+            nn.init.kaiming_uniform_(weight, nonlinearity=gain_name)
+        elif scheme == "he_normal":
+            nn.init.kaiming_normal_(weight, nonlinearity=gain_name)
+        elif scheme == "orthogonal":
+            nn.init.orthogonal_(weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)

@@ -1,0 +1,45 @@
+"""Model registry: `build(name, config, input_shape, num_classes) -> nn.Module`.
+
+A model file holds one `nn.Module` and registers a builder here; it knows nothing of Tune,
+files or metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+Builder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
+_REGISTRY: dict[str, Builder] = {}
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    def add(builder: Builder) -> Builder:
+        _REGISTRY[name] = builder
+        return builder
+
+    return add
+
+
+def names() -> list[str]:
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def build(
+    name: str, config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int
+) -> nn.Module:
+    _load_all()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; registered models: {sorted(_REGISTRY)}")
+    return _REGISTRY[name](config, tuple(input_shape), num_classes)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _load_all() -> None:
+    from . import cnn1d  # noqa: F401  (registers itself)

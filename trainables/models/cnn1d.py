@@ -1,0 +1,85 @@
+"""1D CNN on the raw waveform, after the Speech Commands seed and M5 (Dai et al., 2017).
+
+A strided first layer downsamples early (the waveform is long); then `conv_layers - 1`
+blocks of conv, normalisation, activation and max-pooling, optionally VGG-style (two
+convs per block); global average pooling; dropout; a linear head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..blocks import activation, initialise, norm1d
+from . import register
+
+
+class ConvBlock1d(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int, convs: int, norm: str, act: str):
+        layers: list[nn.Module] = []
+        for i in range(convs):
+            layers += [
+                nn.Conv1d(c_in if i == 0 else c_out, c_out, kernel, padding=kernel // 2),
+                norm1d(norm, c_out),
+                activation(act),
+            ]
+        super().__init__(*layers)
+
+
+class CNN1d(nn.Module):
+    def __init__(
+        self,
+        num_samples: int,
+        num_classes: int,
+        conv_layers: int = 4,
+        channels: int = 64,
+        channel_growth: float = 1.0,
+        kernel_size: int = 9,
+        first_kernel: int = 80,
+        first_stride: int = 4,
+        pool: int = 4,
+        convs_per_block: int = 1,
+        norm: str = "batch",
+        act: str = "relu",
+        dropout: float = 0.5,
+        init: str = "default",
+    ):
+        super().__init__()
+        self.front = nn.Sequential(
+            nn.Conv1d(1, channels, first_kernel, stride=first_stride, padding=first_kernel // 2),
+            norm1d(norm, channels),
+            activation(act),
+            nn.MaxPool1d(pool),
+        )
+        length = (num_samples + 2 * (first_kernel // 2) - first_kernel) // first_stride + 1
+        length //= pool
+        blocks: list[nn.Module] = []
+        c_in = channels
+        for i in range(conv_layers - 1):
+            c_out = int(round(channels * channel_growth ** (i + 1)))
+            blocks.append(ConvBlock1d(c_in, c_out, kernel_size, convs_per_block, norm, act))
+            # Pool while there is length left to halve, so any depth fits any clip length.
+            if length >= 2:
+                blocks.append(nn.MaxPool1d(2))
+                length //= 2
+            c_in = c_out
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c_in, num_classes))
+        initialise(self, init, act)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        x = waveform.unsqueeze(1) if waveform.dim() == 2 else waveform
+        x = self.blocks(self.front(x))
+        return self.head(x.mean(dim=-1))
+
+
+@register("cnn1d")
+def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> CNN1d:
+    keys = (
+        "conv_layers", "channels", "channel_growth", "kernel_size", "first_kernel",
+        "first_stride", "pool", "convs_per_block", "norm", "act", "dropout", "init",
+    )
+    return CNN1d(input_shape[-1], num_classes, **{k: config[k] for k in keys if k in config})

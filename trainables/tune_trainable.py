@@ -1,0 +1,34 @@
+"""The Ray Tune function trainable: `fit` with Tune's checkpoints and reports."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from ray import tune
+
+from .data import TrialData
+from .loop import fit
+
+STATE_FILE = "state.pt"
+METRICS_FILE = "metrics.json"
+
+
+def train(config: dict[str, Any], data: TrialData) -> None:
+    """Train one trial; resume from Tune's latest checkpoint when the trial restarts."""
+    resume = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            resume = torch.load(Path(folder) / STATE_FILE, weights_only=False)
+
+    def report(metrics: dict[str, Any], state: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(state, Path(folder) / STATE_FILE)
+            (Path(folder) / METRICS_FILE).write_text(json.dumps(metrics))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    fit(config, data, report, resume)
