@@ -116,7 +116,7 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results") -> Prepar
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             ok = batch["reason"] == ""
-            for row, reason in zip(batch["row"][~ok], batch["reason"][~ok]):
+            for row, reason in zip(batch["row"][~ok], batch["reason"][~ok], strict=True):
                 rejected.append({"id": clips.at[row, "id"], "reason": reason})
             rows, x = batch["row"][ok], batch["x"][ok]
             kept_rows.extend(rows.tolist())

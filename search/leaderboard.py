@@ -45,10 +45,28 @@ def _best_checkpoint(trial_dir: Path, metric: str, mode: str) -> str:
     return best
 
 
+def _tune_statuses(experiment_dir: Path) -> dict[str, str]:
+    """Trial id -> Tune's status (RUNNING, PAUSED, TERMINATED, ERROR...), from its newest
+    experiment snapshot; empty when there is none yet."""
+    snapshots = sorted(experiment_dir.glob("experiment_state-*.json"))
+    if not snapshots:
+        return {}
+    try:
+        state = json.loads(snapshots[-1].read_text())
+    except json.JSONDecodeError:  # being rewritten right now
+        return {}
+    statuses = {}
+    for trial_json, _ in state.get("trial_data", []):
+        trial = json.loads(trial_json) if isinstance(trial_json, str) else trial_json
+        statuses[trial["trial_id"]] = trial.get("status", "")
+    return statuses
+
+
 def build(experiment_dir: str | Path) -> pd.DataFrame:
     experiment_dir = Path(experiment_dir)
     info = json.loads((experiment_dir / EXPERIMENT_FILE).read_text())
     metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
+    statuses = _tune_statuses(experiment_dir)
     rows = []
     for params_file in sorted(experiment_dir.glob("*/params.json")):
         trial_dir = params_file.parent
@@ -63,16 +81,24 @@ def build(experiment_dir: str | Path) -> pd.DataFrame:
         if errored:
             stop_reason = (trial_dir / "error.txt").read_text().strip().splitlines()[-1][:300]
         epochs = int(last.get("epoch", 0))
+        trial_id = last.get("trial_id", trial_dir.name)
+        running = statuses.get(trial_id) in ("PENDING", "RUNNING", "PAUSED")
+        if errored:
+            status = "error"
+        elif running:
+            status = "running"
+        else:
+            status = "complete" if stop_reason else "stopped_early"
         rows.append({
-            "trial_id": last.get("trial_id", trial_dir.name),
+            "trial_id": trial_id,
             "trainable": params.get("model", info["trainable"]),
             f"{metric}_best": best,
             "best_epoch": next((r["epoch"] for r in results if r.get(metric) == best), None),
             f"{metric}_last": last.get(metric, math.nan),
             "epochs": epochs,
-            "status": "error" if errored else "complete" if stop_reason else "stopped_early",
+            "status": status,
             "stop_reason": stop_reason,
-            "stopped_by_scheduler": not errored and not stop_reason and epochs < max_epochs,
+            "stopped_by_scheduler": status == "stopped_early" and epochs < max_epochs,
             "params": last.get("params"),
             "train_seconds": sum(r.get("epoch_time_s", 0.0) for r in results),
             **{k: v for k, v in params.items() if k not in ("model",)},

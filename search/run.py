@@ -11,6 +11,10 @@ from pathlib import Path
 
 from data_prep.config import ConfigError
 
+# Tune forces a state snapshot whenever a kept checkpoint is replaced, and warns about it
+# every few seconds; the snapshots are cheap at this scale.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
 from . import leaderboard
 from .spec import Spec, load_spec
 
@@ -112,6 +116,7 @@ def run(spec: Spec, results: Path, seed: int | None = None, address: str | None 
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines in order with Ray's logs
     args = parse_args(argv)
     try:
         spec = apply_overrides(load_spec(args.space), args)

@@ -86,7 +86,7 @@ def test_bad_files_are_skipped_and_listed(ray_local, tmp_path):
                                       "clip_seconds": 0.5})
     prepared = prepare(config, tmp_path / "cache")
     rejected = pd.read_csv(prepared.path / "rejected.csv")
-    reasons = dict(zip(rejected["id"], rejected["reason"]))
+    reasons = dict(zip(rejected["id"], rejected["reason"], strict=True))
     assert set(reasons) == {"tone/garbage.wav", "tone/empty.wav", "chord/silent.wav",
                             "chord/eight_channels.wav"}
     assert "silent" in reasons["chord/silent.wav"]

@@ -46,7 +46,8 @@ def initialise(model: nn.Module, scheme: str, nonlinearity: str = "relu") -> Non
     if scheme == "default":
         return
     # kaiming's gain is defined for relu-like and a few other nonlinearities only.
-    gain_name = nonlinearity if nonlinearity in ("relu", "leaky_relu", "tanh", "sigmoid") else "relu"
+    known = ("relu", "leaky_relu", "tanh", "sigmoid")
+    gain_name = nonlinearity if nonlinearity in known else "relu"
     for module in model.modules():
         if not isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
             continue
