@@ -32,8 +32,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-concurrent", type=int, help="trials at once (default: CPUs)")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="where experiments and prepared data go (default: results/)")
+    parser.add_argument("--cpus-per-trial", type=float, help="CPUs each trial holds")
+    parser.add_argument("--gpus-per-trial", type=float,
+                        help="GPU share each trial holds: 0.25 puts four trials on one GPU")
     parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"),
                         help="join an existing Ray cluster (default: start a local one)")
+    parser.add_argument("--restart", action="store_true",
+                        help="start afresh; an earlier run of the same name is moved aside")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the resolved space, resources and trials at once; exit")
     return parser.parse_args(argv)
 
 
@@ -45,7 +52,34 @@ def apply_overrides(spec: Spec, args: argparse.Namespace) -> Spec:
     spec.num_samples = args.num_samples or spec.num_samples
     spec.max_epochs = args.max_epochs or spec.max_epochs
     spec.max_concurrent = args.max_concurrent or spec.max_concurrent
+    if args.cpus_per_trial is not None:
+        spec.resources["cpu"] = args.cpus_per_trial
+    if args.gpus_per_trial is not None:
+        spec.resources["gpu"] = args.gpus_per_trial
     return spec
+
+
+def describe(spec: Spec, concurrent: int) -> str:
+    lines = [f"experiment: {spec.name}", f"trainable: {spec.trainable}",
+             f"metric: {spec.metric} ({spec.mode})",
+             f"searcher: {spec.searcher}", f"scheduler: {spec.scheduler}",
+             f"trials: {spec.num_samples}, up to {spec.max_epochs} epochs each",
+             f"resources per trial: {spec.resources}",
+             f"trials at once: {concurrent or '0 (a trial does not fit here)'}",
+             f"dataset: {spec.dataset.to_dict()}", "space:"]
+    lines += [f"  {line}" for line in spec.space.describe()]
+    lines += ["fixed:"] + [f"  {k}: {v}" for k, v in spec.fixed_config.items()]
+    return "\n".join(lines)
+
+
+def move_aside(experiment_dir: Path) -> Path | None:
+    """`--restart`: keep the earlier run's files under a dated name rather than delete them."""
+    if not experiment_dir.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = experiment_dir.with_name(f"{experiment_dir.name}.before-{stamp}")
+    experiment_dir.rename(aside)
+    return aside
 
 
 def start_ray(address: str | None) -> None:
@@ -65,20 +99,33 @@ def start_ray(address: str | None) -> None:
         print(f"Ray dashboard: http://{url}  (token: {Path.home() / '.ray' / 'auth_token'})")
 
 
-def trials_at_once(spec: Spec) -> int:
+def trials_at_once(spec: Spec, cpus: float, gpus: float) -> int:
+    """As many trials as the cluster's CPUs and GPUs hold, unless the spec says fewer;
+    0 when a single trial does not fit."""
+    by_cpu = int(cpus // spec.resources["cpu"]) if spec.resources["cpu"] else spec.num_samples
+    by_gpu = int(gpus // spec.resources["gpu"]) if spec.resources["gpu"] else by_cpu
+    fits = min(by_cpu, by_gpu, spec.num_samples)
+    return min(fits, spec.max_concurrent) if spec.max_concurrent and fits else fits
+
+
+def dry_run_concurrency(spec: Spec) -> int:
+    """Trials at once on this machine, without starting Ray."""
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return trials_at_once(spec, os.cpu_count() or 1, gpus)
+
+
+def run(
+    spec: Spec,
+    results: Path,
+    seed: int | None = None,
+    address: str | None = None,
+    restart: bool = False,
+) -> Path:
+    """Run the whole search (or resume it); return the experiment folder."""
     import ray
 
-    if spec.max_concurrent:
-        return spec.max_concurrent
-    cpus = ray.cluster_resources().get("CPU", 1)
-    by_cpu = int(cpus // spec.resources["cpu"]) if spec.resources["cpu"] else spec.num_samples
-    gpus = ray.cluster_resources().get("GPU", 0)
-    by_gpu = int(gpus // spec.resources["gpu"]) if spec.resources["gpu"] else by_cpu
-    return max(1, min(by_cpu, by_gpu, spec.num_samples))
-
-
-def run(spec: Spec, results: Path, seed: int | None = None, address: str | None = None) -> Path:
-    """Run the whole search; return the experiment folder (with its leaderboard.csv)."""
     from data_prep.pipeline import prepare
     from trainables.data import TrialData
 
@@ -86,6 +133,16 @@ def run(spec: Spec, results: Path, seed: int | None = None, address: str | None 
 
     results = results.resolve()
     start_ray(address)
+    cluster = ray.cluster_resources()
+    concurrent = trials_at_once(spec, cluster.get("CPU", 1), cluster.get("GPU", 0))
+    if concurrent == 0:
+        raise ConfigError(
+            f"resources: a trial asks for {spec.resources} but the cluster has "
+            f"{cluster.get('CPU', 0):g} CPUs and {cluster.get('GPU', 0):g} GPUs; "
+            "lower --cpus-per-trial/--gpus-per-trial or join a cluster with --address"
+        )
+    if restart and (aside := move_aside(results / spec.name)):
+        print(f"Earlier run moved to {aside}")
 
     prepared = prepare(spec.dataset, results)
     counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
@@ -95,15 +152,16 @@ def run(spec: Spec, results: Path, seed: int | None = None, address: str | None 
     data = TrialData.from_shards(prepared.path)
 
     experiment_dir = results / spec.name
+    resuming = (experiment_dir / "tuner.pkl").exists()
     experiment_dir.mkdir(parents=True, exist_ok=True)
     info = {"metric": spec.metric, "mode": spec.mode, "max_epochs": spec.max_epochs,
             "trainable": spec.trainable, "shards": str(prepared.path), "spec": spec.raw}
     (experiment_dir / leaderboard.EXPERIMENT_FILE).write_text(json.dumps(info, indent=2))
 
-    concurrent = trials_at_once(spec)
     searcher_seed = seed if seed is not None else spec.searcher.get("seed", 0)
-    print(f"Searching {spec.num_samples} trials of {spec.trainable}, {concurrent} at once, "
-          f"up to {spec.max_epochs} epochs each -> {experiment_dir}")
+    verb = "Resuming" if resuming else "Searching"
+    print(f"{verb} {spec.num_samples} trials of {spec.trainable}, {concurrent} at once, up to"
+          f" {spec.max_epochs} epochs each -> {experiment_dir}")
     started = time.perf_counter()
     tuner = make_tuner(spec, make_trainable(spec, data), results, concurrent, searcher_seed)
     tuner.fit()
@@ -123,7 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    run(spec, args.results, seed=args.seed, address=args.address)
+    if args.dry_run:
+        print(describe(spec, dry_run_concurrency(spec)))
+        return 0
+    try:
+        run(spec, args.results, seed=args.seed, address=args.address, restart=args.restart)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -16,6 +16,7 @@ from .space import SearchSpace
 TOP_KEYS = {
     "name", "dataset", "trainable", "metric", "mode", "searcher", "scheduler", "max_epochs",
     "num_samples", "max_concurrent", "time_budget_s", "resources", "fixed", "space",
+    "max_failures",
 }
 REQUIRED = ("trainable", "metric", "mode", "space")
 METRICS = ("val_accuracy", "val_macro_f1", "val_precision", "val_recall", "val_loss")
@@ -39,6 +40,7 @@ class Spec:
     max_concurrent: int | None = None
     time_budget_s: float | None = None
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
+    max_failures: int = 0  # retries of a trial that raised, from its last checkpoint
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,6 +86,8 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
         raise ConfigError(f"metric: {raw['metric']!r} is not one of {list(METRICS)}")
     if raw["mode"] not in ("max", "min"):
         raise ConfigError(f"mode: {raw['mode']!r} is not one of ['max', 'min']")
+    if raw.get("max_failures") is not None and _typed(raw, "max_failures", int) < 0:
+        raise ConfigError(f"max_failures: must not be negative, got {raw['max_failures']}")
     for key in ("max_epochs", "num_samples", "max_concurrent"):
         if raw.get(key) is not None and _typed(raw, key, int) < 1:
             raise ConfigError(f"{key}: must be at least 1, got {raw[key]}")
@@ -115,6 +119,7 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
         max_concurrent=raw.get("max_concurrent"),
         time_budget_s=raw.get("time_budget_s"),
         resources=resources,
+        max_failures=raw.get("max_failures", 0),
         raw=raw,
     )
 

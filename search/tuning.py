@@ -52,6 +52,14 @@ def make_trainable(spec: Spec, data: TrialData):
 def make_tuner(
     spec: Spec, trainable, storage: Path, max_concurrent: int, seed: int
 ) -> tune.Tuner:
+    """A new Tuner, or the experiment's own restored when `storage/name` holds one: finished
+    trials are kept, unfinished ones resume from their checkpoints, and the searcher's
+    history (Optuna's trials) comes back with it."""
+    experiment_dir = storage / spec.name
+    if tune.Tuner.can_restore(str(experiment_dir)):
+        return tune.Tuner.restore(
+            str(experiment_dir), trainable, resume_unfinished=True, resume_errored=True
+        )
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -73,6 +81,6 @@ def make_tuner(
                 checkpoint_score_attribute=spec.metric,
                 checkpoint_score_order=spec.mode,
             ),
-            failure_config=tune.FailureConfig(max_failures=0),
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         ),
     )
