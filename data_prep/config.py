@@ -1,12 +1,22 @@
-"""The dataset section of a space YAML (also `python -m data_prep.run`'s options), validated."""
+"""The dataset section of a space YAML (also `python -m data_prep.run`'s options), validated.
+
+Every error names the key at fault, its value and what is allowed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+LAYOUTS = ("auto", "folders", "speech_commands", "csv", "esc50")
 PAD_POLICIES = ("pad", "tile")
-REPRESENTATIONS = ("waveform",)
+REPRESENTATIONS = ("waveform", "logmel", "mfcc", "features")
+PRESETS = {
+    # PANNs (Kong et al., 2020): the front end of CNN6/10/14.
+    "panns": {"sample_rate": 32000, "n_fft": 1024, "hop_length": 320, "n_mels": 64,
+              "fmin": 50.0, "fmax": 14000.0},
+}
 
 
 class ConfigError(ValueError):
@@ -21,21 +31,55 @@ class SyntheticConfig:
 
 
 @dataclass(frozen=True)
+class CsvConfig:
+    path_column: str = "path"
+    label_column: str = "label"
+    separator: str | None = None  # multi-label cells, e.g. "," for FSD50K
+    vocabulary: str | None = None  # one label per line, or FSD50K's index,label,mid
+    split_column: str | None = None
+    fold_column: str | None = None
+    group_column: str | None = None
+    audio_dir: str = "."  # where paths point, relative to the CSV's folder
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
-    # `synthetic` (the built-in demo dataset, made on first use) or a folder of class folders.
+    # `synthetic` (the built-in demo dataset, made on first use), a folder, or a CSV file.
     source: str = "synthetic"
+    layout: str = "auto"
+    csv: CsvConfig = field(default_factory=CsvConfig)
     sample_rate: int = 8000
     clip_seconds: float = 1.0
+    # Keep up to this many seconds when training crops `clip_seconds` at random.
+    max_seconds: float | None = None
     pad_policy: str = "pad"
+    min_seconds: float = 0.05
+    max_file_mb: float = 512.0
     representation: str = "waveform"
+    preset: str | None = None
+    n_fft: int = 512
+    hop_length: int = 128
+    n_mels: int = 64
+    fmin: float = 0.0
+    fmax: float | None = None
+    n_mfcc: int = 20
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     split_seed: int = 0
+    val_fold: int | None = None
+    test_fold: int | None = None
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
     @property
     def clip_samples(self) -> int:
+        """Samples per clip a model sees."""
         return int(round(self.sample_rate * self.clip_seconds))
+
+    @property
+    def stored_samples(self) -> int:
+        """Samples per clip kept in the shards (more than a model sees with `max_seconds`)."""
+        seconds = max(self.max_seconds or 0.0, self.clip_seconds)
+        return int(round(self.sample_rate * seconds))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,43 +87,77 @@ class DatasetConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None, where: str = "dataset") -> DatasetConfig:
         raw = dict(raw or {})
-        synthetic = SyntheticConfig(
-            **_checked(raw.pop("synthetic", None) or {}, SyntheticConfig, f"{where}.synthetic")
-        )
-        if synthetic.classes is not None:
-            synthetic = SyntheticConfig(
-                synthetic.clips_per_class, synthetic.seed, tuple(synthetic.classes)
-            )
-        config = cls(**_checked(raw, cls, where), synthetic=synthetic)
+        preset = raw.get("preset")
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ConfigError(f"{where}.preset: {preset!r} is not one of {sorted(PRESETS)}")
+            raw = {**PRESETS[preset], **raw}
+        config = _build(cls, raw, where)
         config._validate(where)
         return config
 
+    def replace(self, **changes: Any) -> DatasetConfig:
+        return dataclasses.replace(self, **changes)
+
     def _validate(self, where: str) -> None:
-        if self.pad_policy not in PAD_POLICIES:
-            raise ConfigError(
-                f"{where}.pad_policy: {self.pad_policy!r} is not one of {list(PAD_POLICIES)}"
-            )
-        if self.representation not in REPRESENTATIONS:
-            raise ConfigError(
-                f"{where}.representation: {self.representation!r} is not one of "
-                f"{list(REPRESENTATIONS)}"
-            )
-        for key in ("sample_rate", "clip_seconds"):
+        choices = {"layout": LAYOUTS, "pad_policy": PAD_POLICIES,
+                   "representation": REPRESENTATIONS}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(
+                    f"{where}.{key}: {getattr(self, key)!r} is not one of {list(allowed)}"
+                )
+        for key in ("sample_rate", "clip_seconds", "n_fft", "hop_length", "n_mels", "n_mfcc",
+                    "max_file_mb"):
             if not getattr(self, key) > 0:
                 raise ConfigError(f"{where}.{key}: must be positive, got {getattr(self, key)!r}")
+        if self.max_seconds is not None and self.max_seconds < self.clip_seconds:
+            raise ConfigError(f"{where}.max_seconds: {self.max_seconds} is below clip_seconds "
+                              f"{self.clip_seconds}")
+        if self.fmax is not None and not self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ConfigError(f"{where}.fmax: {self.fmax} must lie above fmin {self.fmin} and "
+                              f"at most sample_rate / 2 = {self.sample_rate / 2}")
+        if self.n_mfcc > self.n_mels:
+            raise ConfigError(f"{where}.n_mfcc: {self.n_mfcc} exceeds n_mels {self.n_mels}")
         if not (0 < self.val_fraction < 1 and 0 <= self.test_fraction < 1):
             raise ConfigError(f"{where}: val_fraction and test_fraction must lie in (0, 1)")
         if self.val_fraction + self.test_fraction >= 1:
             raise ConfigError(f"{where}: val_fraction + test_fraction leaves no training data")
 
 
-def _checked(raw: dict[str, Any], cls: type, where: str) -> dict[str, Any]:
+def _build(cls: type, raw: Any, where: str) -> Any:
+    """A (nested) frozen dataclass from a mapping; unknown keys are errors naming the key."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    allowed = {f.name for f in fields(cls)} - {"synthetic"}
-    unknown = sorted(set(raw) - allowed)
+        raise ConfigError(f"{where}: expected a mapping, got {raw!r}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
     if unknown:
-        raise ConfigError(
-            f"{where}.{unknown[0]}: unknown key; allowed keys are {sorted(allowed)}"
-        )
-    return raw
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key; allowed keys are {sorted(known)}")
+    values = {}
+    for name, value in raw.items():
+        default = known[name].default_factory if known[name].default_factory is not \
+            dataclasses.MISSING else None
+        if default is not None and dataclasses.is_dataclass(default):
+            values[name] = _build(default, value or {}, f"{where}.{name}")
+        elif isinstance(value, list):
+            values[name] = tuple(value)
+        else:
+            _check_type(value, known[name].default, f"{where}.{name}")
+            values[name] = value
+    return cls(**values)
+
+
+def _check_type(value: Any, default: Any, where: str) -> None:
+    """Values must have the type of their field's default (ints pass for floats)."""
+    if default is None or default is dataclasses.MISSING or value is None:
+        return
+    if isinstance(default, bool) or isinstance(default, str):
+        ok = isinstance(value, type(default))
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(f"{where}: expected {type(default).__name__}, got {value!r}")

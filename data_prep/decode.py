@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import numpy as np
 import soundfile as sf
 import soxr
@@ -13,20 +16,61 @@ class Rejected(Exception):
     """A clip that cannot be used; the message is the reason recorded in `rejected.csv`."""
 
 
-def load_clip(path: str, sample_rate: int, clip_samples: int, pad_policy: str) -> np.ndarray:
+def read_audio(path: str, max_file_mb: float) -> tuple[np.ndarray, int]:
+    """(frames, channels) float32 and the native rate, or `Rejected` with the reason."""
     try:
-        audio, native_rate = sf.read(path, dtype="float32", always_2d=True)
-    except Exception as error:  # libsndfile's errors name no common type
-        raise Rejected(f"unreadable: {error}") from None
-    if audio.shape[0] == 0:
+        size = os.path.getsize(path)
+    except OSError:
+        raise Rejected("missing: no such file") from None
+    if size == 0:
+        raise Rejected("empty: the file has no bytes")
+    if size > max_file_mb * 2**20:
+        raise Rejected(f"oversized: {size / 2**20:.0f} MB exceeds max_file_mb {max_file_mb:g}")
+    try:
+        with sf.SoundFile(path) as f:
+            declared = f.frames
+            if f.channels > MAX_CHANNELS:
+                raise Rejected(f"{f.channels} channels; expected mono or stereo")
+            audio = f.read(dtype="float32", always_2d=True)
+            rate = f.samplerate
+    except Rejected:
+        raise
+    except Exception as error:  # libsndfile's errors share no common type
+        raise Rejected(f"unreadable: {str(error).strip()}") from None
+    truncated = _truncation(path)
+    if truncated or len(audio) < declared:
+        raise Rejected(f"truncated: {truncated or f'{len(audio)} of {declared} frames'}")
+    if len(audio) == 0:
         raise Rejected("empty: no samples")
-    if audio.shape[1] > MAX_CHANNELS:
-        raise Rejected(f"{audio.shape[1]} channels; expected mono or stereo")
+    return audio, rate
+
+
+_SHORT_CHUNK = re.compile(r"^(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _truncation(path: str) -> str:
+    """libsndfile reads a cut-off WAV or AIFF without error, shortening it silently, but
+    notes in its header report that the audio chunk is shorter than declared."""
+    match = _SHORT_CHUNK.search(sf.info(path).extra_info)
+    return f"{match[3]} of {match[2]} audio bytes present" if match else ""
+
+
+def load_clip(
+    path: str,
+    sample_rate: int,
+    clip_samples: int,
+    pad_policy: str,
+    min_seconds: float = 0.0,
+    max_file_mb: float = 512.0,
+) -> np.ndarray:
+    audio, native_rate = read_audio(path, max_file_mb)
     if not np.isfinite(audio).all():
         raise Rejected("non-finite samples (NaN or inf)")
     mono = audio.mean(axis=1)
     if not np.abs(mono).max() > 0:
         raise Rejected("silent: every sample is zero")
+    if len(mono) < min_seconds * native_rate:
+        raise Rejected(f"too short: {len(mono) / native_rate:.3f}s < min_seconds {min_seconds}")
     if native_rate != sample_rate:
         mono = soxr.resample(mono, native_rate, sample_rate).astype(np.float32)
     return fix_length(mono, clip_samples, pad_policy)

@@ -1,5 +1,5 @@
 """Prepare a dataset once: list clips -> split -> decode + featurise in parallel (Ray Data)
--> `<cache>/<fingerprint>/{train,val,test}.parquet` + `manifest.json` + `rejected.csv`.
+-> `<cache>/shards/<fingerprint>/{train,val,test}.parquet` + `manifest.json` + `rejected.csv`.
 
 A finished preparation is reused whenever the fingerprint matches. Shards are written to a
 temporary folder renamed into place when complete, so an interrupted run leaves no half cache.
@@ -23,8 +23,8 @@ from . import representations, synthetic
 from .config import DatasetConfig
 from .decode import Rejected, load_clip
 from .fingerprint import fingerprint
-from .sources import class_folders
-from .splits import assign_splits
+from .sources import list_source, noise_files
+from .splits import assign_splits, splits_from_folds
 
 SPLITS = ("train", "val", "test")
 BATCH_SIZE = 32
@@ -39,13 +39,13 @@ class Prepared:
 
 
 def resolve_source(config: DatasetConfig, cache_root: Path) -> Path:
-    """The folder to read: the user's, or the synthetic dataset (generated on first use)."""
+    """The folder or CSV to read: the user's, or the synthetic dataset (made on first use)."""
     if config.source != "synthetic":
         return Path(config.source).expanduser().resolve()
     opts = config.synthetic
-    root = cache_root / "datasets" / f"synthetic-{config.sample_rate}hz-{opts.clips_per_class}"
+    name = f"synthetic-{config.sample_rate}hz-{config.clip_seconds:g}s-{opts.clips_per_class}"
     return synthetic.generate(
-        root,
+        cache_root / "datasets" / name,
         clips_per_class=opts.clips_per_class,
         sample_rate=config.sample_rate,
         seconds=config.clip_seconds,
@@ -55,27 +55,36 @@ def resolve_source(config: DatasetConfig, cache_root: Path) -> Path:
 
 
 def list_clips(config: DatasetConfig, source: Path) -> pd.DataFrame:
-    clips = class_folders(source)
-    clips["split"] = assign_splits(
-        clips, config.val_fraction, config.test_fraction, config.split_seed
-    )
-    missing = sorted(set(clips["label"]) - set(clips.loc[clips["split"] == "train", "label"]))
+    """The clip table with a `split` for every row."""
+    clips = list_source(config, source)
+    if "split" not in clips:
+        if "fold" in clips:
+            clips["split"] = splits_from_folds(clips["fold"], config.val_fold, config.test_fold)
+        else:
+            clips["split"] = assign_splits(
+                clips, config.val_fraction, config.test_fraction, config.split_seed
+            )
+    train_labels = {n for names in clips.loc[clips["split"] == "train", "labels"] for n in names}
+    missing = sorted({n for names in clips["labels"] for n in names} - train_labels)
     if missing:
         raise ValueError(f"{source}: classes {missing} have no clip in the train split")
-    return clips.reset_index(drop=True)
+    return clips
 
 
 def _decode_batch(batch: dict[str, np.ndarray], config: DatasetConfig) -> dict[str, np.ndarray]:
     """Ray Data map_batches worker: decode every path; mark failures instead of raising."""
     n = len(batch["path"])
-    clips = np.zeros((n, config.clip_samples), dtype=np.float32)
+    clips = np.zeros((n, config.stored_samples), dtype=np.float32)
     reasons = np.full(n, "", dtype=object)
     for i, path in enumerate(batch["path"]):
         try:
-            clips[i] = load_clip(path, config.sample_rate, config.clip_samples, config.pad_policy)
+            clips[i] = load_clip(path, config.sample_rate, config.stored_samples,
+                                 config.pad_policy, config.min_seconds, config.max_file_mb)
         except Rejected as why:
             reasons[i] = str(why)
-    features = representations.compute(clips, config)
+    ok = reasons == ""
+    features = np.zeros((n, *representations.shape(config)), dtype=np.float32)
+    features[ok] = representations.compute(clips[ok], config)
     return {"row": batch["row"], "reason": reasons, "x": features}
 
 
@@ -84,7 +93,29 @@ def _fixed_shape_column(values: np.ndarray) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(flat, int(np.prod(values.shape[1:])))
 
 
-def prepare(config: DatasetConfig, cache_root: str | Path = "results") -> Prepared:
+class _TrainStatistics:
+    """Running mean and std of the train split over the representation's pooled axes."""
+
+    def __init__(self, representation: str):
+        self.axes = representations.normalisation_axes(representation)
+        self.total = self.total_sq = 0.0
+        self.count = 0
+
+    def add(self, x: np.ndarray) -> None:
+        x = x.astype(np.float64)
+        self.total = self.total + x.sum(axis=self.axes, keepdims=True)[0]
+        self.total_sq = self.total_sq + np.square(x).sum(axis=self.axes, keepdims=True)[0]
+        self.count += int(np.prod([x.shape[a] for a in self.axes]))
+
+    def result(self) -> dict[str, list]:
+        mean = np.asarray(self.total) / max(self.count, 1)
+        var = np.asarray(self.total_sq) / max(self.count, 1) - mean**2
+        std = np.sqrt(np.maximum(var, 1e-12))
+        return {"mean": mean.tolist(), "std": np.maximum(std, 1e-6).tolist()}
+
+
+def prepare(config: DatasetConfig, cache_root: str | Path = "results",
+            progress: bool = False) -> Prepared:
     """Prepare (or reuse) the shards for `config`; return where they are and the manifest."""
     import ray
 
@@ -99,11 +130,17 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results") -> Prepar
         manifest = json.loads((target / "manifest.json").read_text())
         return Prepared(target, manifest, True, time.perf_counter() - started)
 
-    label_names = sorted(clips["label"].unique())
+    label_names = sorted({n for names in clips["labels"] for n in names})
     label_index = {name: i for i, name in enumerate(label_names)}
+    multi_label = bool(config.csv.separator) or bool((clips["labels"].str.len() > 1).any())
+    column = config.representation
+
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = progress
     items = [{"row": i, "path": p} for i, p in enumerate(clips["path"])]
-    dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items) // BATCH_SIZE))
-    dataset = dataset.map_batches(
+    blocks = max(1, min(len(items) // BATCH_SIZE, 200))
+    dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
         _decode_batch, batch_size=BATCH_SIZE, fn_kwargs={"config": config}, batch_format="numpy"
     )
 
@@ -112,7 +149,7 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results") -> Prepar
     writers: dict[str, pq.ParquetWriter] = {}
     rejected: list[dict[str, str]] = []
     kept_rows: list[int] = []
-    total, total_sq, count = 0.0, 0.0, 0
+    stats = _TrainStatistics(column)
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             ok = batch["reason"] == ""
@@ -126,15 +163,19 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results") -> Prepar
                 if not mask.any():
                     continue
                 if split == "train":
-                    total += float(x[mask].sum(dtype=np.float64))
-                    total_sq += float(np.square(x[mask], dtype=np.float64).sum())
-                    count += int(x[mask].size)
-                table = pa.table({
-                    "id": meta["id"].to_numpy()[mask],
-                    "label": meta["label"].map(label_index).to_numpy(np.int64)[mask],
-                    "split": meta["split"].to_numpy()[mask],
-                    config.representation: _fixed_shape_column(x[mask]),
-                })
+                    stats.add(x[mask])
+                indices = [[label_index[n] for n in names] for names in meta["labels"]]
+                columns: dict[str, Any] = {"id": meta["id"].to_numpy()[mask]}
+                if multi_label:
+                    columns["labels"] = pa.array([indices[i] for i in np.flatnonzero(mask)],
+                                                 type=pa.list_(pa.int64()))
+                else:
+                    columns["label"] = np.array([i[0] for i in indices], np.int64)[mask]
+                columns["split"] = meta["split"].to_numpy()[mask]
+                if "fold" in meta:
+                    columns["fold"] = meta["fold"].to_numpy(np.int64)[mask]
+                columns[column] = _fixed_shape_column(x[mask])
+                table = pa.table(columns)
                 if split not in writers:
                     writers[split] = pq.ParquetWriter(tmp / f"{split}.parquet", table.schema)
                 writers[split].write_table(table)
@@ -142,31 +183,37 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results") -> Prepar
             writer.close()
 
         kept = clips.loc[sorted(kept_rows)]
-        if kept.loc[kept["split"] == "train", "label"].nunique() < len(label_names):
-            lost = sorted(set(label_names) - set(kept.loc[kept["split"] == "train", "label"]))
-            raise ValueError(f"{source}: every train clip of classes {lost} was rejected")
-        mean = total / max(count, 1)
-        std = float(np.sqrt(max(total_sq / max(count, 1) - mean**2, 1e-12)))
+        train_kept = {n for names in kept.loc[kept["split"] == "train", "labels"] for n in names}
+        if train_kept != set(label_names):
+            lost = sorted(set(label_names) - train_kept)
+            raise ValueError(f"{source}: every train clip of classes {lost} was rejected; "
+                             f"see the reasons in {tmp / 'rejected.csv'}")
         manifest = {
             "fingerprint": fp,
             "source": str(source),
             "label_names": label_names,
+            "multi_label": multi_label,
             "sample_rate": config.sample_rate,
             "clip_seconds": config.clip_seconds,
             "clip_samples": config.clip_samples,
-            "representation": config.representation,
+            "stored_samples": config.stored_samples,
+            "representation": column,
             "params": params,
-            "shapes": {config.representation: list(representations.shape(config))},
+            "shapes": {column: list(representations.shape(config))},
             "counts": {
                 split: {
-                    name: int(((kept["split"] == split) & (kept["label"] == name)).sum())
+                    name: int(sum(name in names for names in
+                                  kept.loc[kept["split"] == split, "labels"]))
                     for name in label_names
                 }
                 for split in SPLITS
             },
             "rejected": rejected,
-            "normalisation": {config.representation: {"mean": mean, "std": std}},
+            "normalisation": {column: stats.result()},
+            "noise_files": noise_files(source),
         }
+        if column == "features":
+            manifest["feature_names"] = representations.feature_names()
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         pd.DataFrame(rejected, columns=["id", "reason"]).to_csv(tmp / "rejected.csv", index=False)
         if target.exists():  # a concurrent run finished first; its shards are equivalent

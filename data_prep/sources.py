@@ -1,36 +1,171 @@
-"""Dataset layouts -> a table of clips: `path` (absolute), `id` (relative), `label`, `group`."""
+"""Dataset layouts -> one table of clips.
+
+Columns: `path` (absolute), `id` (relative to the dataset root), `labels` (a list of label
+names: one for single-label data), `group` (clips that must share a split), and, when the
+layout defines them, `split` and `fold`.
+
+Layouts:
+- `folders`: `<root>/<label>/.../<clip>` (GTZAN's `genres/<genre>/*.au`, a folder of MP3s
+  per class, the Speech Commands test set).
+- `speech_commands`: class folders plus `validation_list.txt` and `testing_list.txt`, which
+  define val and test; `_background_noise_/` is a noise source, not a class.
+- `csv`: a CSV of paths and labels (FSD50K, the Free Spoken Digit manifest, your own).
+- `esc50`: ESC-50's `meta/esc50.csv` with its folds and `audio/` folder.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
+from .config import ConfigError, CsvConfig, DatasetConfig
+
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".au", ".aiff", ".aif", ".snd"}
+NOISE_FOLDER = "_background_noise_"
+SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val",
+               "test": "test", "testing": "test", "eval": "test"}
+ESC50 = CsvConfig(path_column="filename", label_column="category", fold_column="fold",
+                  audio_dir="../audio")
 
 
-def class_folders(root: str | Path) -> pd.DataFrame:
-    """Every audio file under `root/<class>/...` (any depth), labelled by its top folder."""
-    root = Path(root).resolve()
-    if not root.is_dir():
-        raise FileNotFoundError(f"dataset folder {root} does not exist")
+def speaker_group(clip_id: str) -> str:
+    """Speech Commands' speaker hash (`<hash>_nohash_<n>.wav`), else the clip itself."""
+    name = Path(clip_id).name
+    return name.split("_nohash_")[0] if "_nohash_" in name else clip_id
+
+
+def detect_layout(source: Path) -> str:
+    if source.is_file() and source.suffix.lower() == ".csv":
+        return "esc50" if source.name == "esc50.csv" else "csv"
+    if (source / "meta" / "esc50.csv").exists():
+        return "esc50"
+    if (source / "validation_list.txt").exists() and (source / "testing_list.txt").exists():
+        return "speech_commands"
+    return "folders"
+
+
+def list_source(config: DatasetConfig, source: Path) -> pd.DataFrame:
+    """The clip table for `source` in the configured (or detected) layout."""
+    if not source.exists():
+        raise FileNotFoundError(f"dataset source {source} does not exist")
+    layout = config.layout if config.layout != "auto" else detect_layout(source)
+    if layout == "folders":
+        clips = class_folders(source)
+    elif layout == "speech_commands":
+        clips = speech_commands(source)
+    elif layout == "esc50":
+        csv_path = source if source.is_file() else source / "meta" / "esc50.csv"
+        clips = csv_manifest(csv_path, ESC50 if config.csv == CsvConfig() else config.csv)
+    else:
+        if not source.is_file():
+            raise ConfigError(f"dataset.source: layout 'csv' needs a CSV file, got folder {source}")
+        clips = csv_manifest(source, config.csv)
+    labels = {name for names in clips["labels"] for name in names}
+    if len(labels) < 2:
+        raise ValueError(f"{source}: found {len(labels)} class(es) {sorted(labels)}; "
+                         "a classifier needs at least two")
+    return clips.reset_index(drop=True)
+
+
+def class_folders(root: Path) -> pd.DataFrame:
+    """Every audio file under `root/<label>/` (any depth), labelled by its top folder."""
+    root = root.resolve()
     rows = []
-    for path in sorted(root.rglob("*")):
+    for path in _walk(root):
         rel = path.relative_to(root)
         if len(rel.parts) < 2 or path.suffix.lower() not in AUDIO_EXTENSIONS:
             continue
-        if rel.parts[0].startswith((".", "_")):
+        if rel.parts[0] == NOISE_FOLDER or any(p.startswith(".") for p in rel.parts):
             continue
-        rows.append({"path": str(path), "id": rel.as_posix(), "label": rel.parts[0],
-                     "group": rel.as_posix()})
+        clip_id = rel.as_posix()
+        rows.append({"path": str(path), "id": clip_id, "labels": [rel.parts[0]],
+                     "group": speaker_group(clip_id)})
     if not rows:
-        raise ValueError(
-            f"no audio files found under {root}: expected <class>/<file> with one of "
-            f"{sorted(AUDIO_EXTENSIONS)}"
-        )
-    clips = pd.DataFrame(rows)
-    if clips["label"].nunique() < 2:
-        raise ValueError(
-            f"{root} holds one class folder ({clips['label'].iloc[0]!r}); a classifier needs two"
-        )
+        raise ValueError(f"no audio files under {root}: expected <label>/<clip> with one of "
+                         f"{sorted(AUDIO_EXTENSIONS)}")
+    return pd.DataFrame(rows)
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every file below `root`, sorted, following symlinked folders (datasets often are)."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(folder) / name for name in files]
+    return sorted(found)
+
+
+def speech_commands(root: Path) -> pd.DataFrame:
+    clips = class_folders(root)
+    split = pd.Series("train", index=clips.index)
+    for name, list_file in (("val", "validation_list.txt"), ("test", "testing_list.txt")):
+        listed = set((root / list_file).read_text().split())
+        split[clips["id"].isin(listed)] = name
+    clips["split"] = split
+    return clips
+
+
+def noise_files(source: Path) -> list[str]:
+    """Background-noise recordings (Speech Commands' `_background_noise_/`) for augmentation."""
+    folder = source / NOISE_FOLDER if source.is_dir() else None
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
+
+
+def _read_vocabulary(path: Path) -> list[str]:
+    """A vocabulary file: one label per line, or FSD50K's `index,label,mid` CSV."""
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if lines and "," in lines[0]:
+        return [line.split(",")[1] for line in lines]
+    return lines
+
+
+def csv_manifest(csv_path: Path, options: CsvConfig) -> pd.DataFrame:
+    csv_path = csv_path.resolve()
+    table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    for key in ("path_column", "label_column", "split_column", "fold_column", "group_column"):
+        column = getattr(options, key)
+        if column and column not in table.columns:
+            raise ConfigError(f"{csv_path}: no column {column!r} (dataset.csv.{key}); "
+                              f"its columns are {list(table.columns)}")
+    audio_dir = (csv_path.parent / options.audio_dir).resolve()
+    if options.separator:
+        labels = [[p.strip() for p in cell.split(options.separator) if p.strip()]
+                  for cell in table[options.label_column]]
+    else:
+        labels = [[cell.strip()] for cell in table[options.label_column]]
+    if options.vocabulary:
+        vocab_path = (csv_path.parent / options.vocabulary).resolve()
+        vocabulary = set(_read_vocabulary(vocab_path))
+        for row, names in enumerate(labels):
+            unknown = [n for n in names if n not in vocabulary]
+            if unknown:
+                raise ValueError(f"{csv_path}, row {row + 2}: label {unknown[0]!r} is not in "
+                                 f"the vocabulary {vocab_path}")
+    for row, names in enumerate(labels):
+        if not names:
+            raise ValueError(f"{csv_path}, row {row + 2}: empty {options.label_column!r} cell")
+    ids = [str(Path(p)) for p in table[options.path_column]]
+    clips = pd.DataFrame({
+        "path": [str(audio_dir / p) for p in ids],
+        "id": ids,
+        "labels": labels,
+        "group": table[options.group_column] if options.group_column else ids,
+    })
+    if options.split_column:
+        raw = table[options.split_column].str.strip().str.lower()
+        bad = sorted(set(raw) - set(SPLIT_NAMES))
+        if bad:
+            raise ValueError(f"{csv_path}: column {options.split_column!r} holds {bad[0]!r}; "
+                             f"expected one of {sorted(SPLIT_NAMES)}")
+        clips["split"] = raw.map(SPLIT_NAMES).to_numpy()
+    if options.fold_column:
+        clips["fold"] = table[options.fold_column].astype(int).to_numpy()
+    missing = [p for p in clips["path"] if not Path(p).exists()]
+    if missing and len(missing) == len(clips):
+        raise FileNotFoundError(f"{csv_path}: none of its {len(clips)} files exist under "
+                                f"{audio_dir} (e.g. {missing[0]}); set dataset.csv.audio_dir")
     return clips

@@ -1,4 +1,5 @@
-"""Deterministic, stratified train/val/test assignment that keeps each group on one side."""
+"""Train/val/test assignment: the layout's own, by folds, or deterministic and stratified
+with each group (speaker, source file) kept on one side."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ def _stable_order(keys: list[str], seed: int) -> list[str]:
 def assign_splits(
     clips: pd.DataFrame, val_fraction: float, test_fraction: float, seed: int
 ) -> pd.Series:
-    """A `split` per row. Within each class, groups are shuffled by a seeded hash (so adding
-    files elsewhere never moves a clip) and dealt to test, val, then train."""
-    group_label = clips.groupby("group")["label"].agg(lambda s: s.mode().iloc[0])
+    """A `split` per row. Within each class (a clip's first label), groups are shuffled by a
+    seeded hash, so adding files elsewhere never moves a clip, and dealt to test, val, then
+    train."""
+    first_label = clips["labels"].str[0] if "labels" in clips else clips["label"]
+    group_label = first_label.groupby(clips["group"]).agg(lambda s: s.mode().iloc[0])
     split_of_group: dict[str, str] = {}
     for _, groups in group_label.groupby(group_label):
         order = _stable_order(list(groups.index), seed)
@@ -29,3 +32,18 @@ def assign_splits(
                 "test" if i < n_test else "val" if i < n_test + n_val else "train"
             )
     return clips["group"].map(split_of_group).rename("split")
+
+
+def splits_from_folds(folds: pd.Series, val_fold: int | None, test_fold: int | None) -> pd.Series:
+    """ESC-50 style: one fold is test, one is val (by default the last two), the rest train."""
+    ordered = sorted(folds.unique())
+    if len(ordered) < 3:
+        raise ValueError(f"folds {ordered}: need at least three to hold train, val and test")
+    test_fold = ordered[-1] if test_fold is None else test_fold
+    val_fold = next(f for f in reversed(ordered) if f != test_fold) if val_fold is None \
+        else val_fold
+    for name, fold in (("test_fold", test_fold), ("val_fold", val_fold)):
+        if fold not in ordered:
+            raise ValueError(f"dataset.{name}: {fold} is not one of the folds {ordered}")
+    return folds.map(lambda f: "test" if f == test_fold else "val" if f == val_fold
+                     else "train").rename("split")

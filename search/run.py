@@ -46,8 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def apply_overrides(spec: Spec, args: argparse.Namespace) -> Spec:
     if args.data:
-        spec.dataset = type(spec.dataset).from_dict({**spec.dataset.to_dict(), "source": args.data,
-                                                     "synthetic": None})
+        spec.dataset = spec.dataset.replace(source=str(Path(args.data).resolve()), layout="auto")
     spec.name = args.name or spec.name
     spec.num_samples = args.num_samples or spec.num_samples
     spec.max_epochs = args.max_epochs or spec.max_epochs

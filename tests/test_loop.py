@@ -20,7 +20,8 @@ def sine_data(n=96, length=400, seed=0) -> TrialData:
     x = np.sin(2 * np.pi * (200 + 400 * y[:, None]) * t + rng.uniform(0, 6.28, (n, 1)))
     x = (x + 0.1 * rng.standard_normal(x.shape)).astype(np.float32)
     half = n * 2 // 3
-    return TrialData(x[:half], y[:half], x[half:], y[half:], ["a", "b", "c"], 0.0, 0.7)
+    return TrialData(x[:half], y[:half], x[half:], y[half:], ["a", "b", "c"],
+                     np.zeros(1, np.float32), np.full(1, 0.7, np.float32))
 
 
 def run(config, data, resume=None):

@@ -74,6 +74,64 @@ def test_parameter_count_grows_with_channels():
     assert models.count_parameters(big) > 4 * models.count_parameters(small)
 
 
+def spectrogram_task(n=48, classes=3, seed=0):
+    """Log-mel-like images with a band of energy at a class-specific height."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = torch.randn(n, 16, 20, generator=g) * 0.5
+    for i, label in enumerate(y):
+        x[i, 2 + 5 * label : 4 + 5 * label] += 2.0
+    return x, y
+
+
+SPECTROGRAM_MODELS = {
+    "cnn2d": {"conv_layers": 2, "channels": 8, "dropout": 0.0},
+    "resnet_cifar": {"depth": 8, "width": 8},
+    "mlp": {"hidden": [32], "dropout": 0.0},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECTROGRAM_MODELS))
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("norm", ["batch", "none"])
+def test_spectrogram_and_vector_models_learn(name, act, norm):
+    torch.manual_seed(0)
+    x, y = spectrogram_task()
+    config = {**SPECTROGRAM_MODELS[name], "act": act, "norm": norm}
+    model = models.build(name, config, (16, 20), 3)
+    assert model(x).shape == (48, 3)
+    losses = train_steps(model, x, y, steps=60)
+    assert losses[-1] < 0.7 * losses[0], (losses[0], losses[-1])
+
+
+@pytest.mark.parametrize("name", sorted(SPECTROGRAM_MODELS))
+@pytest.mark.parametrize("init", INITIALISERS)
+def test_every_initialiser_builds_and_learns(name, init):
+    torch.manual_seed(0)
+    x, y = spectrogram_task()
+    model = models.build(name, {**SPECTROGRAM_MODELS[name], "init": init}, (16, 20), 3)
+    losses = train_steps(model, x, y, steps=60)
+    assert losses[-1] < 0.7 * losses[0]
+
+
+@pytest.mark.parametrize("depth, blocks", [(20, 9), (32, 15), (44, 21), (56, 27), (110, 54)])
+def test_resnet_cifar_depths(depth, blocks):
+    model = models.build("resnet_cifar", {"depth": depth, "width": 4}, (16, 20), 4)
+    assert len(model.stages) == blocks
+    convs = sum(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)
+                for m in model.modules())
+    assert convs + 1 == depth  # 6n convs in blocks, the stem, and the head make 6n+2
+    assert model(torch.randn(2, 16, 20)).shape == (2, 4)
+    with pytest.raises(ValueError, match="depth 21 is not 6n\\+2"):
+        models.build("resnet_cifar", {"depth": 21}, (16, 20), 4)
+
+
+def test_mlp_hidden_sizes_from_searchable_ints():
+    model = models.build("mlp", {"hidden_layers": 3, "hidden_units": 64}, (100,), 5)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [64, 64, 64, 5]
+
+
 def test_unknown_names_are_clear_errors():
     with pytest.raises(ValueError, match="unknown model 'cnn3d'"):
         models.build("cnn3d", {}, (400,), 3)

@@ -49,8 +49,8 @@ def test_shards_follow_the_contract(ray_local, tmp_path):
     # Normalisation statistics come from the train split alone.
     x_train, _ = read_split(prepared.path, "train", "waveform")
     stats = manifest["normalisation"]["waveform"]
-    assert stats["mean"] == pytest.approx(float(x_train.mean()), abs=1e-5)
-    assert stats["std"] == pytest.approx(float(x_train.std()), rel=1e-3)
+    assert stats["mean"] == [pytest.approx(float(x_train.mean()), abs=1e-5)]
+    assert stats["std"] == [pytest.approx(float(x_train.std()), rel=1e-3)]
 
 
 def test_waveforms_match_the_files(ray_local, tmp_path):
@@ -111,18 +111,6 @@ def test_resamples_and_fixes_length(ray_local, tmp_path):
     spectrum = np.abs(np.fft.rfft(x, axis=1))
     peaks = set(np.round(spectrum.argmax(axis=1) / 1.0))  # 1 Hz bins for 1 s at 8 kHz
     assert peaks <= {300.0, 1200.0}
-
-
-def test_speech_commands_small_prepares_as_class_folders(ray_local, tmp_path, shared_data):
-    config = DatasetConfig.from_dict({"source": str(shared_data / "speech_commands_small"),
-                                      "sample_rate": 8000, "clip_seconds": 1.0})
-    prepared = prepare(config, tmp_path)
-    names = prepared.manifest["label_names"]
-    assert "_background_noise_" not in names and "dog" in names and len(names) == 35
-    clips = [p for p in (shared_data / "speech_commands_small").rglob("*.wav")
-             if "_background_noise_" not in p.parts]
-    total = sum(sum(c.values()) for c in prepared.manifest["counts"].values())
-    assert total + len(prepared.manifest["rejected"]) == len(clips) > 70
 
 
 def test_dataset_config_errors_name_the_key():

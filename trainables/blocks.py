@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -31,12 +32,28 @@ def activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def norm1d(kind: str, channels: int) -> nn.Module:
+NORMS = ("batch", "none")
+
+
+def _norm(kind: str, channels: int, batch_norm: type[nn.Module]) -> nn.Module:
     if kind == "batch":
-        return nn.BatchNorm1d(channels)
+        return batch_norm(channels)
     if kind == "none":
         return nn.Identity()
-    raise ValueError(f"unknown normalisation {kind!r}; choose from ['batch', 'none']")
+    raise ValueError(f"unknown normalisation {kind!r}; choose from {list(NORMS)}")
+
+
+def norm1d(kind: str, channels: int) -> nn.Module:
+    return _norm(kind, channels, nn.BatchNorm1d)
+
+
+def norm2d(kind: str, channels: int) -> nn.Module:
+    return _norm(kind, channels, nn.BatchNorm2d)
+
+
+def as_image(x: torch.Tensor) -> torch.Tensor:
+    """(batch, freq, time) spectrograms -> (batch, 1, freq, time) images."""
+    return x.unsqueeze(1) if x.dim() == 3 else x
 
 
 def initialise(model: nn.Module, scheme: str, nonlinearity: str = "relu") -> None:

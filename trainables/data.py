@@ -17,8 +17,8 @@ class TrialData:
     x_val: np.ndarray
     y_val: np.ndarray
     label_names: list[str]
-    mean: float
-    std: float
+    mean: np.ndarray  # broadcasts against one clip's array
+    std: np.ndarray
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -37,4 +37,4 @@ class TrialData:
         x_val, y_val = read_split(shard_dir, "val", column)
         stats = manifest["normalisation"][column]
         return cls(x_train, y_train, x_val, y_val, manifest["label_names"],
-                   stats["mean"], stats["std"])
+                   np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32))

@@ -142,7 +142,7 @@ def fit(
             "config": dict(config),
             "input_shape": list(data.input_shape),
             "label_names": data.label_names,
-            "normalisation": {"mean": data.mean, "std": data.std},
+            "normalisation": {"mean": data.mean.tolist(), "std": data.std.tolist()},
         }
         report(metrics, state)
         if done:

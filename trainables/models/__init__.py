@@ -42,4 +42,4 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def _load_all() -> None:
-    from . import cnn1d  # noqa: F401  (registers itself)
+    from . import cnn1d, cnn2d, mlp, resnet_cifar  # noqa: F401  (each registers itself)

@@ -1,0 +1,103 @@
+"""`python -m data_prep.run SOURCE [options]`: prepare a dataset into shards, with a summary.
+
+Options are the keys of a space YAML's `dataset:` section (`--sample_rate 16000`,
+`--representation logmel`, `--csv.label_column genre`, `--synthetic.clips_per_class 50`);
+`--space spaces/x.yaml` starts from that file's section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import ConfigError, CsvConfig, DatasetConfig, SyntheticConfig
+
+NESTED = {"csv": CsvConfig, "synthetic": SyntheticConfig}
+
+
+def _option_names() -> list[str]:
+    names = [f.name for f in dataclasses.fields(DatasetConfig) if f.name not in NESTED]
+    for prefix, cls in NESTED.items():
+        names += [f"{prefix}.{f.name}" for f in dataclasses.fields(cls)]
+    return names
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, Any]]:
+    parser = argparse.ArgumentParser(prog="python -m data_prep.run", description=__doc__)
+    parser.add_argument("source", nargs="?", help="folder, CSV file, or 'synthetic'")
+    parser.add_argument("--space", type=Path, help="take the dataset section of this YAML")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="cache root: shards go to <results>/shards/<fingerprint>/")
+    for name in _option_names():
+        parser.add_argument(f"--{name}", dest=f"opt:{name}", metavar="VALUE",
+                            help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    raw: dict[str, Any] = {}
+    if args.space:
+        raw = dict((yaml.safe_load(args.space.read_text()) or {}).get("dataset") or {})
+    for key, value in vars(args).items():
+        if not key.startswith("opt:") or value is None:
+            continue
+        name = key[4:]
+        parsed = yaml.safe_load(value)  # 16000 -> int, null -> None, [a, b] -> list
+        if "." in name:
+            section, field = name.split(".", 1)
+            raw.setdefault(section, {})[field] = parsed
+        else:
+            raw[name] = parsed
+    if args.source:
+        raw["source"] = args.source
+    return args, raw
+
+
+def summary(manifest: dict[str, Any], seconds: float, reused: bool) -> str:
+    counts = manifest["counts"]
+    names = manifest["label_names"]
+    width = max(len(n) for n in names)
+    lines = [f"{'class':<{width}}  " + "  ".join(f"{s:>6}" for s in counts)]
+    for name in names:
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{counts[s][name]:>6}" for s in counts))
+    totals = {s: sum(c.values()) for s, c in counts.items()}
+    lines.append(f"{'total':<{width}}  " + "  ".join(f"{totals[s]:>6}" for s in counts))
+    clips = sum(totals.values()) + len(manifest["rejected"])
+    lines.append(f"rejected: {len(manifest['rejected'])}" + (
+        " (listed in rejected.csv)" if manifest["rejected"] else ""))
+    for row in manifest["rejected"][:10]:
+        lines.append(f"  {row['id']}: {row['reason']}")
+    verb = "reused" if reused else "prepared"
+    rate = "" if reused else f", {clips / max(seconds, 1e-9):.0f} clips/s"
+    lines.append(f"{verb} {clips} clips in {seconds:.1f}s{rate}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, raw = parse_args(argv)
+    try:
+        config = DatasetConfig.from_dict(raw)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    import ray
+
+    from .pipeline import prepare
+
+    ray.init(logging_level="ERROR", include_dashboard=False)
+    started = time.perf_counter()
+    try:
+        prepared = prepare(config, args.results, progress=sys.stderr.isatty())
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary(prepared.manifest, time.perf_counter() - started, prepared.reused))
+    print(f"shards: {prepared.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
