@@ -4,7 +4,7 @@ The seeds' way: one process, `librosa.load` then `librosa.feature.melspectrogram
 per file. The pipeline: `data_prep.prepare` (Ray Data over every core, batched torch STFT,
 Parquet shards). Same files, same log-mel parameters, measured in one run.
 
-    .venv/bin/python bench/prep_throughput.py [--clips 2000] [--sample-rate 16000]
+    .venv/bin/python bench/prep_throughput.py [--clips 2000] [--seconds 1] [--sample-rate 16000]
 """
 
 from __future__ import annotations
@@ -26,20 +26,20 @@ from data_prep.pipeline import prepare
 N_FFT, HOP, N_MELS = 512, 160, 64
 
 
-def seeds_way(files: list[Path], sr: int) -> float:
+def seeds_way(files: list[Path], sr: int, seconds: float) -> float:
     started = time.perf_counter()
     for path in files:
         y, _ = librosa.load(path, sr=sr)
-        y = librosa.util.fix_length(y, size=sr)
+        y = librosa.util.fix_length(y, size=int(sr * seconds))
         mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=N_FFT, hop_length=HOP,
                                              n_mels=N_MELS)
         librosa.power_to_db(mel)
     return len(files) / (time.perf_counter() - started)
 
 
-def pipeline(root: Path, sr: int, cache: Path, n_files: int) -> float:
+def pipeline(root: Path, sr: int, seconds: float, cache: Path, n_files: int) -> float:
     config = DatasetConfig.from_dict({"source": str(root), "sample_rate": sr,
-                                      "clip_seconds": 1.0, "representation": "logmel",
+                                      "clip_seconds": seconds, "representation": "logmel",
                                       "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS})
     started = time.perf_counter()
     prepared = prepare(config, cache)
@@ -54,22 +54,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=2000)
     parser.add_argument("--sample-rate", type=int, default=16000)
+    parser.add_argument("--seconds", type=float, default=1.0, help="clip length")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="prep-bench-"))
     try:
         per_class = args.clips // len(synthetic.CLASSES)
         root = synthetic.generate(work / "audio", clips_per_class=per_class,
-                                  sample_rate=args.sample_rate, seconds=1.0)
+                                  sample_rate=args.sample_rate, seconds=args.seconds)
         files = sorted(root.rglob("*.wav"))
         ray.init(logging_level="ERROR", include_dashboard=False, log_to_driver=False)
-        print(f"{len(files)} files, {args.sample_rate} Hz, 1 s, log-mel {N_MELS} x "
-              f"{1 + args.sample_rate // HOP}, {ray.cluster_resources()['CPU']:.0f} CPUs")
+        frames = 1 + int(args.sample_rate * args.seconds) // HOP
+        print(f"{len(files)} files, {args.sample_rate} Hz, {args.seconds:g} s, log-mel {N_MELS} x "
+              f"{frames}, {ray.cluster_resources()['CPU']:.0f} CPUs")
         ratios = []
         for repeat in range(args.repeats):
             # Interleaved, so that drift on a shared machine hits both alike.
-            ours = pipeline(root, args.sample_rate, work / f"cache{repeat}", len(files))
-            theirs = seeds_way(files, args.sample_rate)
+            ours = pipeline(root, args.sample_rate, args.seconds, work / f"cache{repeat}",
+                            len(files))
+            theirs = seeds_way(files, args.sample_rate, args.seconds)
             ratios.append(ours / theirs)
             print(f"run {repeat + 1}: pipeline {ours:7.1f} clips/s   seeds' way "
                   f"{theirs:7.1f} clips/s   ratio {ours / theirs:.2f}x")

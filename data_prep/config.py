@@ -28,6 +28,7 @@ class SyntheticConfig:
     clips_per_class: int = 60
     seed: int = 0
     classes: tuple[str, ...] | None = None
+    multi_label: bool = False  # clips mixing 1 to 3 classes, listed in a CSV
 
 
 @dataclass(frozen=True)

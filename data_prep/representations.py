@@ -1,7 +1,9 @@
 """Column makers: a batch of fixed-length clips -> the arrays a model reads.
 
 - `waveform`: the samples, (samples,).
-- `logmel`: a log-mel spectrogram in dB, (n_mels, frames); the STFT runs batched in torch.
+- `logmel`: a log-mel spectrogram in dB, (n_mels, frames); the STFT runs batched (scipy's
+  FFT over strided frames: faster than per-clip librosa, and no torch import in the
+  preparation workers).
 - `mfcc`: the DCT of the log-mel, as librosa computes it, (n_mfcc, frames).
 - `features`: the genre seed's summary vector: MFCC, chroma, spectral centroid, bandwidth,
   contrast, rolloff, zero-crossing rate, RMS and tonnetz, each as mean and std over time.
@@ -11,10 +13,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import librosa
 import numpy as np
 import scipy.fft
-import torch
 
 from .config import DatasetConfig
 
@@ -52,23 +52,63 @@ def normalisation_axes(representation: str) -> tuple[int, ...]:
     ]
 
 
+_F_SP, _MIN_LOG_HZ, _LOGSTEP = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale, as librosa's default: linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    log_part = _MIN_LOG_MEL + np.log(np.maximum(hz, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(hz >= _MIN_LOG_HZ, log_part, hz / _F_SP)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    log_part = _MIN_LOG_HZ * np.exp(_LOGSTEP * (mel - _MIN_LOG_MEL))
+    return np.where(mel >= _MIN_LOG_MEL, log_part, _F_SP * mel)
+
+
 @lru_cache(maxsize=8)
-def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> torch.Tensor:
-    return torch.from_numpy(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
-                                                fmax=fmax)).float()
+def mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+    """Slaney-normalised triangular mel filters, (n_mels, n_fft // 2 + 1): the same matrix
+    as `librosa.filters.mel`, without importing librosa (and numba) in every worker."""
+    fmax = sr / 2 if fmax is None else fmax
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_freqs = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    widths = np.diff(mel_freqs)
+    ramps = mel_freqs[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_freqs[2:] - mel_freqs[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _hann(n_fft: int) -> np.ndarray:
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+
+
+# Samples per STFT chunk: the frames and spectra of a larger batch overflow the CPU caches
+# (measured: 5 s clips at 526 clips/s in batches of 128, 995 in chunks of 4).
+CHUNK_SAMPLES = 320_000
 
 
 def logmel(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
-    """(n, samples) -> (n, n_mels, frames) dB, matching librosa's melspectrogram(power=2)."""
-    with torch.inference_mode():
-        x = torch.from_numpy(np.ascontiguousarray(clips, dtype=np.float32))
-        window = torch.hann_window(config.n_fft)
-        spec = torch.stft(x, config.n_fft, config.hop_length, window=window, center=True,
-                          pad_mode="constant", return_complex=True)
-        power = spec.real.square() + spec.imag.square()
-        mel = _mel_basis(config.sample_rate, config.n_fft, config.n_mels, config.fmin,
-                         config.fmax) @ power
-        return (10 * torch.log10(mel.clamp_min(AMIN))).numpy()
+    """(n, samples) -> (n, n_mels, frames) dB, matching librosa's melspectrogram(power=2)
+    with a centred, zero-padded periodic Hann window."""
+    step = max(1, CHUNK_SAMPLES // max(clips.shape[1], 1))
+    if len(clips) > step:
+        return np.concatenate([logmel(clips[i : i + step], config)
+                               for i in range(0, len(clips), step)])
+    n_fft, hop = config.n_fft, config.hop_length
+    padded = np.pad(np.asarray(clips, dtype=np.float32), ((0, 0), (n_fft // 2, n_fft // 2)))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=1)[:, ::hop]
+    spectrum = scipy.fft.rfft(frames * _hann(n_fft), axis=-1)
+    power = spectrum.real**2 + spectrum.imag**2
+    basis = mel_basis(config.sample_rate, n_fft, config.n_mels, config.fmin, config.fmax)
+    mel = np.einsum("mf,btf->bmt", basis, power.astype(np.float32), optimize=True)
+    return (10 * np.log10(np.maximum(mel, AMIN))).astype(np.float32)
 
 
 def mfcc(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
@@ -77,6 +117,8 @@ def mfcc(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
 
 
 def summary_features(clip: np.ndarray, sr: int, n_fft: int, hop: int) -> np.ndarray:
+    import librosa
+
     stft = np.abs(librosa.stft(clip, n_fft=n_fft, hop_length=hop))
     harmonic = librosa.effects.harmonic(clip)
     parts = [

@@ -147,6 +147,47 @@ def make_clip(
     return np.clip(clip, -1, 1).astype(np.float32)
 
 
+def make_mixture(names: list[str], index: int, sample_rate: int, seconds: float,
+                 seed: int) -> np.ndarray:
+    """One multi-label clip: the named classes' sounds, each at its own onset and gain."""
+    mixed = sum(make_clip(name, 10_000 + index, sample_rate, seconds, seed) for name in names)
+    return (mixed / max(1.0, np.abs(mixed).max())).astype(np.float32)
+
+
+def generate_multilabel(
+    root: str | Path,
+    clips: int = 600,
+    sample_rate: int = 8000,
+    seconds: float = 1.0,
+    seed: int = 0,
+    classes: list[str] | None = None,
+    max_labels: int = 3,
+) -> Path:
+    """Write `<root>/clips/<i>.wav`, each a mixture of 1 to `max_labels` classes, and
+    `<root>/labels.csv` (`path,labels` with comma-separated labels, as FSD50K). Returns the
+    CSV's path; a no-op when already complete."""
+    root = Path(root)
+    names = classes or list(CLASSES)
+    params = {"version": GENERATOR_VERSION, "clips": clips, "sample_rate": sample_rate,
+              "seconds": seconds, "seed": seed, "classes": names, "max_labels": max_labels}
+    stamp, manifest = root / "synthetic.json", root / "labels.csv"
+    if stamp.exists() and json.loads(stamp.read_text()) == params:
+        return manifest
+    (root / "clips").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng([seed, 99])
+    lines = ["path,labels"]
+    for i in range(clips):
+        count = int(rng.integers(1, max_labels + 1))
+        chosen = sorted(rng.choice(len(names), size=count, replace=False))
+        labels = [names[k] for k in chosen]
+        audio = make_mixture(labels, i, sample_rate, seconds, seed)
+        sf.write(root / "clips" / f"{i:05d}.wav", audio, sample_rate, subtype="PCM_16")
+        lines.append(f'clips/{i:05d}.wav,"{",".join(labels)}"')
+    manifest.write_text("\n".join(lines) + "\n")
+    stamp.write_text(json.dumps(params, indent=2))
+    return manifest
+
+
 def generate(
     root: str | Path,
     clips_per_class: int = 60,

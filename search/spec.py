@@ -19,7 +19,8 @@ TOP_KEYS = {
     "max_failures",
 }
 REQUIRED = ("trainable", "metric", "mode", "space")
-METRICS = ("val_accuracy", "val_macro_f1", "val_precision", "val_recall", "val_loss")
+METRICS = ("val_accuracy", "val_macro_f1", "val_precision", "val_recall", "val_loss",
+           "val_map", "val_dprime", "val_lwlrap", "val_micro_f1")
 SEARCHERS = {"optuna_tpe": {"seed", "n_startup_trials"}, "random": {"seed"}}
 SCHEDULERS = {"asha": {"grace_period", "reduction_factor"}, "none": set()}
 RESOURCES = {"cpu", "gpu"}
@@ -105,9 +106,16 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     fixed = raw.get("fixed") or {}
     if not isinstance(fixed, dict):
         raise ConfigError("fixed: expected a mapping of key -> value")
+    dataset = DatasetConfig.from_dict(raw.get("dataset"))
+    readable = models.inputs(raw["trainable"])
+    if dataset.representation not in readable:
+        raise ConfigError(
+            f"dataset.representation: {raw['trainable']!r} reads {list(readable)}, not "
+            f"{dataset.representation!r}"
+        )
     return Spec(
         name=raw.get("name") or default_name,
-        dataset=DatasetConfig.from_dict(raw.get("dataset")),
+        dataset=dataset,
         trainable=raw["trainable"],
         metric=raw["metric"],
         mode=raw["mode"],

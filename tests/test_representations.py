@@ -28,6 +28,15 @@ def test_logmel_matches_librosa():
         np.testing.assert_allclose(mine, reference, atol=1e-2)
 
 
+@pytest.mark.parametrize("sr, n_fft, n_mels, fmin, fmax", [
+    (8000, 512, 40, 20.0, 3800.0), (16000, 400, 64, 0.0, None), (32000, 1024, 64, 50.0, 14000.0),
+    (22050, 2048, 128, 0.0, 11025.0)])
+def test_mel_filters_match_librosa(sr, n_fft, n_mels, fmin, fmax):
+    ours = representations.mel_basis(sr, n_fft, n_mels, fmin, fmax)
+    theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-7)
+
+
 def test_mfcc_matches_librosa():
     config = DatasetConfig.from_dict({"representation": "mfcc", "n_mfcc": 13})
     x = clips(2)

@@ -2,6 +2,13 @@
 
 `fit` knows nothing of Tune: it calls `report(metrics, state)` after each epoch and starts
 from `resume` when given. `trainables.tune_trainable` adapts it to Ray Tune.
+
+Config keys (besides the model's): `optimizer` (adam, adamw, sgd), `lr`, `weight_decay`,
+`momentum`, `nesterov`, `batch_size`, `max_epochs`, `schedule` and its keys (see
+`schedules.Schedule`), `warmup_epochs`, `patience` (early stop on val_loss),
+`min_train_loss` (stop once reached), `grad_clip` (max gradient norm), `sampling` and
+`oversample_to` (see `sampling.epoch_order`), `loss`, `focal_gamma`, `class_weights`
+(see `losses.make_loss`), augmentation keys (see `augment.Augmenter`), `amp`, `seed`.
 """
 
 from __future__ import annotations
@@ -16,8 +23,12 @@ import torch
 from torch import nn
 
 from . import models
+from .augment import Augmenter, centre_crop, random_crop
 from .data import TrialData
+from .losses import make_loss
 from .metrics import score_all
+from .sampling import epoch_order
+from .schedules import Schedule
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
@@ -26,9 +37,13 @@ DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
     "weight_decay": 0.0,
     "momentum": 0.9,
+    "nesterov": False,
     "batch_size": 32,
     "max_epochs": 10,
-    "patience": 0,  # epochs without improvement of val_loss before stopping; 0: never
+    "patience": 0,  # epochs without a better val_loss before stopping; 0: never
+    "min_train_loss": 0.0,  # stop once the train loss falls below; 0: never
+    "grad_clip": 0.0,  # max gradient norm; 0: no clipping
+    "amp": True,  # mixed precision where there is a GPU
     "seed": 0,
 }
 
@@ -40,8 +55,9 @@ def make_optimizer(config: Mapping[str, Any], params) -> torch.optim.Optimizer:
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     if name == "sgd":
+        nesterov = bool(config["nesterov"]) and config["momentum"] > 0
         return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=config["momentum"],
-                               nesterov=config["momentum"] > 0)
+                               nesterov=nesterov)
     raise ValueError(f"unknown optimizer {name!r}; choose from ['adam', 'adamw', 'sgd']")
 
 
@@ -50,10 +66,27 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def data_device(device: torch.device, *arrays: np.ndarray) -> torch.device:
+    """Hold the data on the GPU when it takes under half of the free memory."""
+    if device.type != "cuda":
+        return device
+    free, _ = torch.cuda.mem_get_info(device)
+    return device if sum(a.nbytes for a in arrays) < free / 2 else torch.device("cpu")
+
+
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int,
+            device: torch.device | None = None) -> torch.Tensor:
+    """Logits for every row of `x`, in batches, as float32 on the CPU."""
     model.eval()
-    return torch.cat([model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)])
+    device = device or next(model.parameters()).device
+    outputs = [model(x[i : i + batch_size].to(device, non_blocking=True)).float().cpu()
+               for i in range(0, len(x), batch_size)]
+    return torch.cat(outputs)
+
+
+def probabilities(logits: torch.Tensor, multi_label: bool) -> np.ndarray:
+    return (torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=1)).numpy()
 
 
 def fit(
@@ -65,19 +98,31 @@ def fit(
     config = {**DEFAULTS, **config}
     torch.manual_seed(config["seed"])
     device = pick_device()
-    use_amp = device.type == "cuda"
+    use_amp = bool(config["amp"]) and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    store = data_device(device, data.x_train, data.x_val)
 
     def to_tensor(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy((x - data.mean) / data.std).float().to(device)
+        return torch.from_numpy((x - data.mean) / data.std).float().to(store)
 
     x_train, x_val = to_tensor(data.x_train), to_tensor(data.x_val)
-    y_train = torch.from_numpy(data.y_train.copy()).to(device)
-    y_val = torch.from_numpy(data.y_val.copy()).to(device)
+    if data.crop_length:
+        x_val = centre_crop(x_val, data.crop_length)
+    multi = data.multi_label
+    classes = data.num_classes
+    y_train = torch.from_numpy(data.y_train.copy()).to(store)
+    targets_train = y_train.float() if multi else nn.functional.one_hot(y_train, classes).float()
+    noise = torch.from_numpy(data.noise_bank).to(store) if data.noise_bank is not None else None
+    augment = Augmenter(config, data.representation, noise)
 
-    model = models.build(config["model"], config, data.input_shape, data.num_classes).to(device)
+    model = models.build(config["model"], config, data.input_shape, classes).to(device)
     optimizer = make_optimizer(config, model.parameters())
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
-    loss_fn = nn.CrossEntropyLoss()
+    schedule = Schedule(config, optimizer)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
+    loss_fn = make_loss(config, data.y_train, classes, multi).to(device)
+    val_targets = torch.from_numpy(data.y_val.copy())
+    val_loss_targets = val_targets.float() if multi else nn.functional.one_hot(
+        val_targets, classes).float()
     n_params = models.count_parameters(model)
     generator = torch.Generator().manual_seed(config["seed"])
 
@@ -85,6 +130,7 @@ def fit(
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
+        schedule.load_state_dict(resume["schedule"])
         generator.set_state(resume["generator"])
         start_epoch = resume["epoch"] + 1
         best_val_loss, stale = resume["best_val_loss"], resume["stale"]
@@ -93,48 +139,63 @@ def fit(
     for epoch in range(start_epoch, config["max_epochs"] + 1):
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(len(x_train), generator=generator).to(device)
+        order = epoch_order(data.y_train, config, generator).to(store)
         total, seen = 0.0, 0
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
             if len(idx) < 2 and seen:  # a batch of one breaks batch norm
                 continue
-            with torch.autocast(device.type, enabled=use_amp):
-                loss = loss_fn(model(x_train[idx]), y_train[idx])
+            x, y = x_train[idx], targets_train[idx]
+            if data.crop_length:
+                x = random_crop(x, data.crop_length, generator)
+            x, y = augment(x, y, generator)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                loss = loss_fn(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if config["grad_clip"] > 0:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
             scaler.step(optimizer)
             scaler.update()
             total += loss.item() * len(idx)
             seen += len(idx)
         train_loss = total / max(seen, 1)
+        train_time = time.perf_counter() - started
 
-        logits = predict(model, x_val, 4 * batch_size)
-        val_loss = loss_fn(logits, y_val).item()
-        probs = torch.softmax(logits, dim=1).cpu().numpy()
+        infer_started = time.perf_counter()
+        logits = predict(model, x_val, 4 * batch_size, device)
+        infer_ms = 1000 * (time.perf_counter() - infer_started) / max(len(x_val), 1)
+        val_loss = loss_fn(logits.to(device), val_loss_targets.to(device)).item()
         metrics: dict[str, Any] = {
             "epoch": epoch,
             "train_loss": train_loss,
             "val_loss": val_loss,
-            **score_all(data.y_val, probs, "val"),
+            **score_all(data.y_val, probabilities(logits, multi), "val"),
+            "lr": schedule.lr,
             "params": n_params,
             "epoch_time_s": time.perf_counter() - started,
+            "train_time_s": train_time,
+            "infer_ms_per_clip": infer_ms,
         }
+        schedule.step(val_loss)
         diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
         if val_loss < best_val_loss:
             best_val_loss, stale = val_loss, 0
         else:
             stale += 1
-        early_stop = config["patience"] > 0 and stale >= config["patience"]
-        done = diverged or early_stop or epoch == config["max_epochs"]
-        metrics["stop_reason"] = (
-            "diverged (non-finite loss)" if diverged
-            else "early stop (patience)" if early_stop
-            else "max_epochs" if done else ""
-        )
+        reasons = [
+            (diverged, "diverged (non-finite loss)"),
+            (config["patience"] > 0 and stale >= config["patience"], "early stop (patience)"),
+            (train_loss < config["min_train_loss"], "reached min_train_loss"),
+            (epoch == config["max_epochs"], "max_epochs"),
+        ]
+        metrics["stop_reason"] = next((why for hit, why in reasons if hit), "")
         state = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
             "generator": generator.get_state(),
             "epoch": epoch,
             "best_val_loss": best_val_loss,
@@ -142,8 +203,10 @@ def fit(
             "config": dict(config),
             "input_shape": list(data.input_shape),
             "label_names": data.label_names,
+            "multi_label": multi,
+            "representation": data.representation,
             "normalisation": {"mean": data.mean.tolist(), "std": data.std.tolist()},
         }
         report(metrics, state)
-        if done:
+        if metrics["stop_reason"]:
             return

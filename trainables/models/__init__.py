@@ -13,14 +13,25 @@ from torch import nn
 
 Builder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
 _REGISTRY: dict[str, Builder] = {}
+_INPUTS: dict[str, tuple[str, ...]] = {}
+SPECTROGRAMS = ("logmel", "mfcc")
 
 
-def register(name: str) -> Callable[[Builder], Builder]:
+def register(name: str, inputs: tuple[str, ...]) -> Callable[[Builder], Builder]:
+    """Register a builder under `name`, reading the given representations."""
+
     def add(builder: Builder) -> Builder:
         _REGISTRY[name] = builder
+        _INPUTS[name] = inputs
         return builder
 
     return add
+
+
+def inputs(name: str) -> tuple[str, ...]:
+    """The representations model `name` reads."""
+    _load_all()
+    return _INPUTS[name]
 
 
 def names() -> list[str]:

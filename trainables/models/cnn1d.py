@@ -76,7 +76,7 @@ class CNN1d(nn.Module):
         return self.head(x.mean(dim=-1))
 
 
-@register("cnn1d")
+@register("cnn1d", inputs=("waveform",))
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> CNN1d:
     keys = (
         "conv_layers", "channels", "channel_growth", "kernel_size", "first_kernel",

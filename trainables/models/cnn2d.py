@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..blocks import activation, as_image, initialise, norm2d
-from . import register
+from . import SPECTROGRAMS, register
 
 
 class ConvBlock2d(nn.Sequential):
@@ -67,7 +67,7 @@ class CNN2d(nn.Module):
         return self.head(x)
 
 
-@register("cnn2d")
+@register("cnn2d", inputs=SPECTROGRAMS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> CNN2d:
     keys = ("conv_layers", "channels", "channel_growth", "kernel_size", "stride", "pool",
             "convs_per_block", "norm", "act", "dropout", "init")

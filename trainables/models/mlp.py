@@ -38,7 +38,7 @@ class MLP(nn.Module):
         return self.head(self.body(x.flatten(1)))
 
 
-@register("mlp")
+@register("mlp", inputs=("features", "waveform", "logmel", "mfcc"))
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> MLP:
     """`hidden` is a list of sizes, or `hidden_layers` x `hidden_units` (searchable as ints)."""
     if "hidden" in config:

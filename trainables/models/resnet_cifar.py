@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..blocks import activation, as_image, initialise, norm2d
-from . import register
+from . import SPECTROGRAMS, register
 
 DEPTHS = (20, 32, 44, 56, 110)
 
@@ -59,7 +59,7 @@ class ResNetCifar(nn.Module):
         return self.head(x.mean(dim=(2, 3)))
 
 
-@register("resnet_cifar")
+@register("resnet_cifar", inputs=SPECTROGRAMS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...],
           num_classes: int) -> ResNetCifar:
     keys = ("depth", "width", "norm", "act", "dropout", "init")

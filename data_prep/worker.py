@@ -1,0 +1,82 @@
+"""What Ray Data runs on every batch of clips: decode, featurise, and write the batch's
+Parquet parts itself, so that only row statuses and statistics travel back to the driver.
+
+Kept apart from the pipeline so a worker imports only numpy, scipy, pyarrow, soundfile and
+soxr (no torch, pandas or Ray Data driver code).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import representations
+from .config import DatasetConfig
+from .decode import Rejected, load_clip
+
+SPLITS = ("train", "val", "test")
+
+
+def fixed_shape_column(values: np.ndarray) -> pa.Array:
+    flat = pa.array(values.reshape(len(values), -1).ravel(), type=pa.float32())
+    return pa.FixedSizeListArray.from_arrays(flat, int(np.prod(values.shape[1:])))
+
+
+def part_path(out_dir: str, split: str, first_row: int) -> Path:
+    """`<out>/<split>.parquet/part-<row>.parquet`: a split is a folder of parts, read as
+    one table in row order."""
+    return Path(out_dir) / f"{split}.parquet" / f"part-{first_row:09d}.parquet"
+
+
+def decode_batch(
+    batch: dict[str, np.ndarray], config: DatasetConfig, out_dir: str, multi_label: bool
+) -> dict[str, np.ndarray]:
+    """Decode, featurise and write one batch; return per row its reason for rejection ("" if
+    kept) and, for kept train rows, sums for the normalisation statistics."""
+    n = len(batch["path"])
+    clips = np.zeros((n, config.stored_samples), dtype=np.float32)
+    reasons = np.full(n, "", dtype=object)
+    for i, path in enumerate(batch["path"]):
+        try:
+            clips[i] = load_clip(path, config.sample_rate, config.stored_samples,
+                                 config.pad_policy, config.min_seconds, config.max_file_mb)
+        except Rejected as why:
+            reasons[i] = str(why)
+    ok = reasons == ""
+    x = representations.compute(clips[ok], config)
+
+    axes = representations.normalisation_axes(config.representation)
+    inner = tuple(a for a in axes if a != 0)  # pooled axes within one clip
+    stat_shape = np.sum(np.zeros((1, *x.shape[1:])), axis=inner, keepdims=True).shape[1:]
+    sums = np.zeros((n, *stat_shape))
+    sums_sq = np.zeros((n, *stat_shape))
+    train = batch["split"][ok] == "train"
+    if train.any():
+        x64 = x[train].astype(np.float64)
+        rows_ok = np.flatnonzero(ok)[train]
+        sums[rows_ok] = x64.sum(axis=inner, keepdims=True)
+        sums_sq[rows_ok] = np.square(x64).sum(axis=inner, keepdims=True)
+
+    kept = {key: values[ok] for key, values in batch.items()}
+    for split in SPLITS:
+        mask = kept["split"] == split
+        if not mask.any():
+            continue
+        columns: dict[str, pa.Array | np.ndarray] = {"id": kept["id"][mask].astype(str)}
+        if multi_label:
+            columns["labels"] = pa.array([list(v) for v in kept["labels"][mask]],
+                                         type=pa.list_(pa.int64()))
+        else:
+            columns["label"] = np.array([v[0] for v in kept["labels"][mask]], np.int64)
+        columns["split"] = kept["split"][mask].astype(str)
+        if "fold" in kept:
+            columns["fold"] = kept["fold"][mask].astype(np.int64)
+        columns[config.representation] = fixed_shape_column(x[mask])
+        path = part_path(out_dir, split, int(kept["row"][mask][0]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Dictionary-encoding float arrays is slow and saves nothing.
+        pq.write_table(pa.table(columns), path, use_dictionary=["id", "split"])
+    return {"row": batch["row"], "reason": reasons, "sum": sums, "sum_sq": sums_sq}

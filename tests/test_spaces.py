@@ -1,0 +1,39 @@
+"""Every space in spaces/ runs end to end through search.run, with a tiny budget."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data_prep.config import SyntheticConfig
+from search.run import run
+from search.spec import load_spec
+
+SPACES = sorted(p.name for p in Path("spaces").glob("*.yaml"))
+
+
+def test_every_architecture_family_has_a_space():
+    assert {"cnn1d.yaml", "mlp.yaml", "cnn2d.yaml", "resnet.yaml", "multilabel.yaml"} <= set(
+        SPACES)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_space_runs_end_to_end(ray_local, tmp_path_factory, space):
+    spec = load_spec(Path("spaces") / space)
+    opts = spec.dataset.synthetic
+    spec.dataset = spec.dataset.replace(
+        synthetic=SyntheticConfig(4, opts.seed, ("tone", "chirp_up", "beeps", "click_train"),
+                                  opts.multi_label))
+    spec.num_samples, spec.max_epochs, spec.time_budget_s = 2, 2, None
+    if spec.trainable == "resnet_cifar":  # keep the CPU test short: the shallowest depth
+        spec.space = spec.space.with_fixed({})
+        spec.space.params = [p for p in spec.space.params if p.name != "depth"]
+        spec.space.fixed["depth"] = 20
+    experiment = run(spec, tmp_path_factory.mktemp(space.removesuffix(".yaml")))
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    assert len(board) == 2
+    assert (board["status"] != "error").all(), board["stop_reason"].tolist()
+    assert board[f"{spec.metric}_best"].notna().all()
+    for name in spec.space.names:
+        assert name in board.columns or any(p.when for p in spec.space.params
+                                             if p.name == name)

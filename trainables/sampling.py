@@ -1,0 +1,45 @@
+"""Which training examples an epoch visits: shuffled, class-balanced, or oversampled."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def epoch_order(y: np.ndarray, config: dict, g: torch.Generator) -> torch.Tensor:
+    """Indices of one epoch.
+
+    - `sampling: shuffle` (default): every example once, shuffled.
+    - `sampling: balanced`: as many draws as examples, each class equally likely.
+    - `oversample_to: N`: every class repeated (with replacement) up to N examples, the
+      MP3 seed's oversampling of minority classes; classes above N keep all theirs.
+    Multi-label targets use each clip's rarest label as its class.
+    """
+    labels = _sampling_labels(y)
+    n = len(labels)
+    mode = config.get("sampling", "shuffle")
+    if mode not in ("shuffle", "balanced"):
+        raise ValueError(f"sampling {mode!r}: choose from ['shuffle', 'balanced']")
+    if config.get("oversample_to"):
+        target = int(config["oversample_to"])
+        parts = []
+        for c in np.unique(labels):
+            members = torch.from_numpy(np.flatnonzero(labels == c))
+            extra = max(0, target - len(members))
+            picks = torch.randint(0, len(members), (extra,), generator=g)
+            parts += [members, members[picks]]
+        order = torch.cat(parts)
+        return order[torch.randperm(len(order), generator=g)]
+    if mode == "balanced":
+        counts = np.bincount(labels)
+        weights = torch.from_numpy(1.0 / counts[labels])
+        return torch.multinomial(weights, n, replacement=True, generator=g)
+    return torch.randperm(n, generator=g)
+
+
+def _sampling_labels(y: np.ndarray) -> np.ndarray:
+    if y.ndim == 1:
+        return y
+    frequency = y.sum(axis=0)
+    rarity = np.where(y > 0, frequency[None, :], np.inf)
+    return rarity.argmin(axis=1)
