@@ -65,14 +65,17 @@ def summary(manifest: dict[str, Any], seconds: float, reused: bool) -> str:
         lines.append(f"{name:<{width}}  " + "  ".join(f"{counts[s][name]:>6}" for s in counts))
     totals = {s: sum(c.values()) for s, c in counts.items()}
     lines.append(f"{'total':<{width}}  " + "  ".join(f"{totals[s]:>6}" for s in counts))
-    clips = sum(totals.values()) + len(manifest["rejected"])
-    lines.append(f"rejected: {len(manifest['rejected'])}" + (
-        " (listed in rejected.csv)" if manifest["rejected"] else ""))
-    for row in manifest["rejected"][:10]:
+    rejected = manifest["rejected"]
+    clips = sum(totals.values()) + len(rejected)
+    lines.append(f"rejected: {len(rejected)}" + (" (all listed in rejected.csv)" if rejected
+                                                else ""))
+    for row in rejected[:10]:
         lines.append(f"  {row['id']}: {row['reason']}")
+    if len(rejected) > 10:
+        lines.append(f"  ... and {len(rejected) - 10} more")
     verb = "reused" if reused else "prepared"
     rate = "" if reused else f", {clips / max(seconds, 1e-9):.0f} clips/s"
-    lines.append(f"{verb} {clips} clips in {seconds:.1f}s{rate}")
+    lines.append(f"{verb} {clips} clips ({sum(totals.values())} kept) in {seconds:.1f}s{rate}")
     return "\n".join(lines)
 
 
@@ -87,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from .pipeline import prepare
 
-    ray.init(logging_level="ERROR", include_dashboard=False)
+    if not ray.is_initialized():
+        ray.init(logging_level="ERROR", include_dashboard=False)
     started = time.perf_counter()
     try:
         prepared = prepare(config, args.results, progress=sys.stderr.isatty())

@@ -328,3 +328,21 @@ def test_shared_spoken_digit_csv(ray_local, tmp_path, shared_data):
     assert mean.shape == (13, 1)
     np.testing.assert_allclose(mean[:, 0], x.mean(axis=(0, 2)), rtol=1e-4, atol=1e-3)
     json.dumps(manifest)  # serialisable as written
+
+
+def test_data_prep_command_prints_a_summary(ray_local, tmp_path, capsys):
+    from data_prep.run import main
+
+    root = tmp_path / "data"
+    for label in ("low", "high"):
+        for i in range(5):
+            write(root / label / f"{i}.wav", tone(300 if label == "low" else 900))
+    (root / "low" / "broken.wav").write_text("nope")
+    code = main([str(root), "--representation", "mfcc", "--n_mfcc", "13",
+                 "--results", str(tmp_path / "cache")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "rejected: 1" in out and "low/broken.wav: unreadable" in out
+    assert "prepared 11 clips (10 kept)" in out and "shards:" in out
+    assert main([str(root), "--representation", "cqt"]) == 2
+    assert "dataset.representation: 'cqt' is not one of" in capsys.readouterr().err
