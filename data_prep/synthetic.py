@@ -147,6 +147,17 @@ def make_clip(
     return np.clip(clip, -1, 1).astype(np.float32)
 
 
+def _made_with(root: Path, params: dict) -> bool:
+    """Whether `root` already holds a complete dataset generated with `params`: the stamp
+    is written last, so an interrupted generation is redone."""
+    stamp = root / "synthetic.json"
+    return stamp.exists() and json.loads(stamp.read_text()) == params
+
+
+def _stamp(root: Path, params: dict) -> None:
+    (root / "synthetic.json").write_text(json.dumps(params, indent=2))
+
+
 def make_mixture(names: list[str], index: int, sample_rate: int, seconds: float,
                  seed: int) -> np.ndarray:
     """One multi-label clip: the named classes' sounds, each at its own onset and gain."""
@@ -170,8 +181,8 @@ def generate_multilabel(
     names = classes or list(CLASSES)
     params = {"version": GENERATOR_VERSION, "clips": clips, "sample_rate": sample_rate,
               "seconds": seconds, "seed": seed, "classes": names, "max_labels": max_labels}
-    stamp, manifest = root / "synthetic.json", root / "labels.csv"
-    if stamp.exists() and json.loads(stamp.read_text()) == params:
+    manifest = root / "labels.csv"
+    if _made_with(root, params):
         return manifest
     (root / "clips").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 99])
@@ -184,7 +195,7 @@ def generate_multilabel(
         sf.write(root / "clips" / f"{i:05d}.wav", audio, sample_rate, subtype="PCM_16")
         lines.append(f'clips/{i:05d}.wav,"{",".join(labels)}"')
     manifest.write_text("\n".join(lines) + "\n")
-    stamp.write_text(json.dumps(params, indent=2))
+    _stamp(root, params)
     return manifest
 
 
@@ -210,8 +221,7 @@ def generate(
         "seed": seed,
         "classes": names,
     }
-    stamp = root / "synthetic.json"
-    if stamp.exists() and json.loads(stamp.read_text()) == params:
+    if _made_with(root, params):
         return root
     for name in names:
         folder = root / name
@@ -219,5 +229,5 @@ def generate(
         for i in range(clips_per_class):
             clip = make_clip(name, i, sample_rate, seconds, seed)
             sf.write(folder / f"{name}_{i:04d}.wav", clip, sample_rate, subtype="PCM_16")
-    stamp.write_text(json.dumps(params, indent=2))
+    _stamp(root, params)
     return root

@@ -16,6 +16,8 @@ from typing import Any
 import pandas as pd
 
 EXPERIMENT_FILE = "experiment.json"  # metric, mode, max_epochs, trainable: written by search.run
+TEST_SCORES_FILE = "test_scores.json"
+DEFAULT_TEST_TOP_K = 3
 
 
 def _read_results(trial_dir: Path) -> list[dict[str, Any]]:
@@ -62,7 +64,37 @@ def _tune_statuses(experiment_dir: Path) -> dict[str, str]:
     return statuses
 
 
-def build(experiment_dir: str | Path) -> pd.DataFrame:
+def test_scores(checkpoint: str, shard_dir: str) -> dict[str, float]:
+    """The checkpoint's scores on the test split, cached beside it. Multi-label F1
+    thresholds are tuned on val, never on test."""
+    from trainables import metrics
+
+    from .inference import TrainedModel, split_probabilities
+
+    cache = Path(checkpoint).parent / TEST_SCORES_FILE
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    if cached.get("checkpoint") == checkpoint:
+        return cached["scores"]
+    trained = TrainedModel.load(checkpoint)
+    targets, probs = split_probabilities(trained, shard_dir, "test")
+    if not len(targets):
+        return {}
+    if targets.ndim == 2:
+        val_targets, val_probs = split_probabilities(trained, shard_dir, "val")
+        thresholds = metrics.tune_thresholds(val_targets, val_probs)
+        scorers = (metrics.MeanAveragePrecision(), metrics.DPrime(), metrics.Lwlrap(),
+                   metrics.MicroF1(thresholds), metrics.MacroF1Tuned(thresholds))
+        scores = {f"test_{m.name}": m(targets, probs) for m in scorers}
+    else:
+        scores = metrics.score_all(targets, probs, "test")
+    cache.write_text(json.dumps({"checkpoint": checkpoint, "scores": scores}))
+    return scores
+
+
+def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
+    """One row per trial, ranked by the validation metric. The first `test_top_k` rows with
+    a checkpoint get their test-split scores as extra columns; they never change the
+    ranking."""
     experiment_dir = Path(experiment_dir)
     info = json.loads((experiment_dir / EXPERIMENT_FILE).read_text())
     metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
@@ -101,6 +133,7 @@ def build(experiment_dir: str | Path) -> pd.DataFrame:
             "stopped_by_scheduler": status == "stopped_early" and epochs < max_epochs,
             "params": last.get("params"),
             "train_seconds": sum(r.get("epoch_time_s", 0.0) for r in results),
+            "infer_ms_per_clip": last.get("infer_ms_per_clip", math.nan),
             **{k: v for k, v in params.items() if k not in ("model",)},
             "checkpoint": _best_checkpoint(trial_dir, metric, mode),
             "trial_dir": str(trial_dir),
@@ -112,15 +145,21 @@ def build(experiment_dir: str | Path) -> pd.DataFrame:
         f"{metric}_best", ascending=(mode == "min"), na_position="last", kind="stable"
     ).reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
+    shard_dir = info.get("shards")
+    if test_top_k and shard_dir:
+        top = board[board["checkpoint"] != ""].head(test_top_k)
+        for index, checkpoint in top["checkpoint"].items():
+            for name, value in test_scores(checkpoint, shard_dir).items():
+                board.loc[index, name] = value
     return board
 
 
-def write(experiment_dir: str | Path) -> Path:
+def write(experiment_dir: str | Path, test_top_k: int = DEFAULT_TEST_TOP_K) -> Path:
     """Write `leaderboard.csv` atomically: a reader never sees half a file."""
     experiment_dir = Path(experiment_dir)
     target = experiment_dir / "leaderboard.csv"
     tmp = target.with_suffix(f".csv.tmp-{os.getpid()}")
-    build(experiment_dir).to_csv(tmp, index=False)
+    build(experiment_dir, test_top_k).to_csv(tmp, index=False)
     os.replace(tmp, target)
     return target
 
@@ -128,8 +167,10 @@ def write(experiment_dir: str | Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment_dir", type=Path)
+    parser.add_argument("--test-top-k", type=int, default=DEFAULT_TEST_TOP_K,
+                        help="score this many best trials (by validation) on the test split")
     args = parser.parse_args(argv)
-    path = write(args.experiment_dir)
+    path = write(args.experiment_dir, args.test_top_k)
     board = pd.read_csv(path)
     print(board.head(20).to_string(index=False))
     print(f"\n{len(board)} trials; written to {path}")

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from data_prep.config import ConfigError
 
 # Tune forces a state snapshot whenever a kept checkpoint is replaced, and warns about it
@@ -165,9 +167,11 @@ def run(
     tuner = make_tuner(spec, make_trainable(spec, data), results, concurrent, searcher_seed)
     tuner.fit()
     path = leaderboard.write(experiment_dir)
-    board = leaderboard.build(experiment_dir)
+    board = pd.read_csv(path)
     print(f"\nSearch finished in {time.perf_counter() - started:.0f}s. Leaderboard: {path}")
-    shown = ["rank", "trial_id", f"{spec.metric}_best", "epochs", "status", *spec.space.names]
+    test_column = spec.metric.replace("val_", "test_", 1)
+    shown = ["rank", "trial_id", f"{spec.metric}_best", test_column, "epochs", "status",
+             *spec.space.names]
     print(board[[c for c in shown if c in board]].head(10).to_string(index=False))
     return experiment_dir
 

@@ -15,13 +15,17 @@ def class_weights(y: np.ndarray, num_classes: int) -> torch.Tensor:
     return torch.tensor(weights / weights.mean(), dtype=torch.float32)
 
 
-class SoftCrossEntropy(nn.Module):
-    """Cross-entropy against probability targets, optionally focal (Lin et al., 2017)."""
+class _WeightedFocal(nn.Module):
+    """A loss with optional per-class weights and a focal exponent (0: plain)."""
 
     def __init__(self, weight: torch.Tensor | None = None, gamma: float = 0.0):
         super().__init__()
         self.register_buffer("weight", weight)
         self.gamma = gamma
+
+
+class SoftCrossEntropy(_WeightedFocal):
+    """Cross-entropy against probability targets, optionally focal (Lin et al., 2017)."""
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         log_probs = F.log_softmax(logits.float(), dim=1)
@@ -33,13 +37,8 @@ class SoftCrossEntropy(nn.Module):
         return losses.sum(dim=1).mean()
 
 
-class MultiLabelLoss(nn.Module):
+class MultiLabelLoss(_WeightedFocal):
     """Binary cross-entropy per label, optionally focal and label-weighted."""
-
-    def __init__(self, weight: torch.Tensor | None = None, gamma: float = 0.0):
-        super().__init__()
-        self.register_buffer("weight", weight)
-        self.gamma = gamma
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = logits.float()

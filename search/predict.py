@@ -1,0 +1,68 @@
+"""`python -m search.predict results/<experiment> clip.wav ...`: what the best model hears.
+
+Each file is decoded and featurised exactly as the training data was (sample rate, clip
+length, representation and its parameters, normalisation), then scored by the best trial's
+best checkpoint (or `--checkpoint DIR`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data_prep.decode import Rejected
+from data_prep.shards import read_manifest
+
+from .inference import TrainedModel, featurise_files
+from .leaderboard import EXPERIMENT_FILE, build
+
+
+def best_checkpoint(experiment_dir: Path) -> str:
+    board = build(experiment_dir)
+    with_checkpoint = board[board["checkpoint"] != ""] if len(board) else board
+    if with_checkpoint.empty:
+        raise FileNotFoundError(f"{experiment_dir}: no trial has a checkpoint yet")
+    return with_checkpoint["checkpoint"].iloc[0]
+
+
+def predict_files(experiment_dir: Path, files: list[str], top: int = 3,
+                  checkpoint: str | None = None) -> pd.DataFrame:
+    """One row per file and rank: file, rank, label, probability."""
+    info = json.loads((experiment_dir / EXPERIMENT_FILE).read_text())
+    manifest = read_manifest(info["shards"])
+    trained = TrainedModel.load(checkpoint or best_checkpoint(experiment_dir))
+    probs = trained.probabilities(featurise_files(files, manifest))
+    rows = []
+    for path, p in zip(files, probs, strict=True):
+        for rank, index in enumerate(np.argsort(-p)[:top], start=1):
+            rows.append({"file": path, "rank": rank, "label": trained.label_names[index],
+                         "probability": float(p[index])})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m search.predict",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("experiment_dir", type=Path)
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--top", type=int, default=3, help="labels to show per file")
+    parser.add_argument("--checkpoint", help="a checkpoint folder instead of the best")
+    args = parser.parse_args(argv)
+    try:
+        table = predict_files(args.experiment_dir, args.files, args.top, args.checkpoint)
+    except (FileNotFoundError, Rejected) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path, rows in table.groupby("file", sort=False):
+        guesses = ", ".join(f"{r.label} {r.probability:.2f}" for r in rows.itertuples())
+        print(f"{path}: {guesses}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
