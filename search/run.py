@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="GPU share each trial holds: 0.25 puts four trials on one GPU")
     parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"),
                         help="join an existing Ray cluster (default: start a local one)")
+    parser.add_argument("--dashboard-host", default="127.0.0.1",
+                        help="address the Ray dashboard listens on (it accepts job "
+                             "submissions: widen beyond loopback only on a trusted network)")
     parser.add_argument("--restart", action="store_true",
                         help="start afresh; an earlier run of the same name is moved aside")
     parser.add_argument("--dry-run", action="store_true",
@@ -83,7 +86,7 @@ def move_aside(experiment_dir: Path) -> Path | None:
     return aside
 
 
-def start_ray(address: str | None) -> None:
+def start_ray(address: str | None, dashboard_host: str = "127.0.0.1") -> None:
     import ray
 
     if ray.is_initialized():
@@ -91,8 +94,8 @@ def start_ray(address: str | None) -> None:
     if address:
         ray.init(address=address)
     else:
-        # The dashboard accepts job submissions: keep it on loopback, behind Ray's token.
-        ray.init(include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=8265)
+        # The dashboard accepts job submissions: loopback by default, behind Ray's token.
+        ray.init(include_dashboard=True, dashboard_host=dashboard_host, dashboard_port=8265)
     url = ray.get_runtime_context().dashboard_url if hasattr(
         ray.get_runtime_context(), "dashboard_url") else None
     url = url or ray.worker.get_dashboard_url()
@@ -123,6 +126,7 @@ def run(
     seed: int | None = None,
     address: str | None = None,
     restart: bool = False,
+    dashboard_host: str = "127.0.0.1",
 ) -> Path:
     """Run the whole search (or resume it); return the experiment folder."""
     import ray
@@ -133,7 +137,7 @@ def run(
     from .tuning import make_trainable, make_tuner
 
     results = results.resolve()
-    start_ray(address)
+    start_ray(address, dashboard_host)
     cluster = ray.cluster_resources()
     concurrent = trials_at_once(spec, cluster.get("CPU", 1), cluster.get("GPU", 0))
     if concurrent == 0:
@@ -188,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         print(describe(spec, dry_run_concurrency(spec)))
         return 0
     try:
-        run(spec, args.results, seed=args.seed, address=args.address, restart=args.restart)
+        run(spec, args.results, seed=args.seed, address=args.address, restart=args.restart,
+            dashboard_host=args.dashboard_host)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -113,6 +113,21 @@ class SearchSpace:
         space.params = list(self.params)
         return space
 
+    def grid(self) -> dict[str, list[Any]]:
+        """Every key's values for a grid search: choices as given, integer ranges by step;
+        a continuous range has no grid and is an error naming it."""
+        values = {}
+        for p in self.params:
+            if p.kind == "choice":
+                values[p.name] = list(p.args)
+            elif p.kind in ("int", "qint"):
+                step = p.args[2] if p.kind == "qint" else (p.step or 1)
+                values[p.name] = list(range(p.args[0], p.args[1] + 1, step))
+            else:
+                raise ConfigError(f"space.{p.name}: a {p.kind} range has no grid; with "
+                                  "searcher grid, give it as choice: [...]")
+        return values
+
     @property
     def names(self) -> list[str]:
         return [p.name for p in self.params]

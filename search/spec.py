@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ TOP_KEYS = {
 REQUIRED = ("trainable", "metric", "mode", "space")
 METRICS = ("val_accuracy", "val_macro_f1", "val_precision", "val_recall", "val_loss",
            "val_map", "val_dprime", "val_lwlrap", "val_micro_f1")
-SEARCHERS = {"optuna_tpe": {"seed", "n_startup_trials"}, "random": {"seed"}}
-SCHEDULERS = {"asha": {"grace_period", "reduction_factor"}, "none": set()}
+SEARCHERS = {"optuna_tpe": {"seed", "n_startup_trials", "multivariate", "constant_liar"},
+             "random": {"seed"}, "grid": set()}
+SCHEDULERS = {"asha": {"grace_period", "reduction_factor"},
+              "median": {"grace_period", "min_samples"}, "none": set()}
 RESOURCES = {"cpu", "gpu"}
 
 
@@ -113,17 +116,22 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
             f"dataset.representation: {raw['trainable']!r} reads {list(readable)}, not "
             f"{dataset.representation!r}"
         )
+    space = SearchSpace(raw["space"], fixed)
+    searcher = _section(raw, "searcher", SEARCHERS, "optuna_tpe")
+    num_samples = raw.get("num_samples", 10)
+    if searcher["type"] == "grid":
+        num_samples = math.prod(len(values) for values in space.grid().values())
     return Spec(
         name=raw.get("name") or default_name,
         dataset=dataset,
         trainable=raw["trainable"],
         metric=raw["metric"],
         mode=raw["mode"],
-        space=SearchSpace(raw["space"], fixed),
-        searcher=_section(raw, "searcher", SEARCHERS, "optuna_tpe"),
+        space=space,
+        searcher=searcher,
         scheduler=_section(raw, "scheduler", SCHEDULERS, "asha"),
         max_epochs=raw.get("max_epochs", 10),
-        num_samples=raw.get("num_samples", 10),
+        num_samples=num_samples,
         max_concurrent=raw.get("max_concurrent"),
         time_budget_s=raw.get("time_budget_s"),
         resources=resources,

@@ -12,6 +12,7 @@ from ray.tune.search.optuna import OptunaSearch
 from trainables.data import TrialData
 from trainables.tune_trainable import train
 
+from .median import MedianPruner
 from .spec import Spec
 
 
@@ -23,9 +24,14 @@ def make_searcher(spec: Spec, seed: int) -> OptunaSearch:
     options = spec.searcher
     if options["type"] == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
+    elif options["type"] == "grid":
+        sampler = optuna.samplers.GridSampler(spec.space.grid(), seed=seed)
     else:
         sampler = optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=options.get("n_startup_trials", 10)
+            seed=seed,
+            n_startup_trials=options.get("n_startup_trials", 10),
+            multivariate=options.get("multivariate", False),
+            constant_liar=options.get("constant_liar", False),
         )
     space = spec.space.with_fixed(spec.fixed_config)
     return OptunaSearch(space=space, metric=spec.metric, mode=spec.mode, sampler=sampler)
@@ -40,6 +46,9 @@ def make_scheduler(spec: Spec) -> TrialScheduler:
             grace_period=min(options.get("grace_period", 1), spec.max_epochs),
             reduction_factor=options.get("reduction_factor", 3),
         )
+    if options["type"] == "median":
+        return MedianPruner(spec.metric, spec.mode, options.get("grace_period", 1),
+                            options.get("min_samples", 3))
     return FIFOScheduler()
 
 

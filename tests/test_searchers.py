@@ -1,0 +1,83 @@
+"""Searchers and schedulers beyond TPE + ASHA: grid, and the median rule without pauses."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from ray.tune.schedulers import TrialScheduler
+
+from data_prep.config import ConfigError
+from search.median import MedianPruner
+from search.run import run
+from search.spec import parse_spec
+
+TINY = {"sample_rate": 4000, "clip_seconds": 0.25,
+        "synthetic": {"clips_per_class": 10, "classes": ["tone", "beeps", "chord"]}}
+FIXED = {"batch_size": 8, "first_kernel": 16, "first_stride": 4, "pool": 4, "channels": 8,
+         "conv_layers": 2}
+
+
+def report(rule, trial_id, epoch, value):
+    return rule.on_trial_result(None, SimpleNamespace(trial_id=trial_id),
+                                {"training_iteration": epoch, "acc": value})
+
+
+def test_median_rule_stops_below_the_median_and_never_pauses():
+    rule = MedianPruner("acc", "max", grace_period=2, min_samples=2)
+    for trial, values in {"a": [0.5, 0.6, 0.7], "b": [0.4, 0.5, 0.6]}.items():
+        for epoch, value in enumerate(values, start=1):
+            assert report(rule, trial, epoch, value) == TrialScheduler.CONTINUE  # too few
+    assert report(rule, "c", 1, 0.1) == TrialScheduler.CONTINUE  # within grace
+    assert report(rule, "c", 2, 0.2) == TrialScheduler.STOP  # below median(0.6, 0.5)
+    assert report(rule, "d", 1, 0.5) == TrialScheduler.CONTINUE
+    assert report(rule, "d", 2, 0.9) == TrialScheduler.CONTINUE  # above it
+    minimising = MedianPruner("acc", "min", grace_period=1, min_samples=1)
+    report(minimising, "a", 1, 1.0)
+    assert report(minimising, "b", 1, 2.0) == TrialScheduler.STOP
+
+
+def test_median_search_stops_weak_trials_without_repeating_epochs(ray_local, tmp_path):
+    spec = parse_spec({
+        "name": "median", "dataset": TINY, "trainable": "cnn1d", "metric": "val_accuracy",
+        "mode": "max", "searcher": {"type": "random", "seed": 0},
+        "scheduler": {"type": "median", "grace_period": 1, "min_samples": 2},
+        "max_epochs": 5, "num_samples": 8, "max_concurrent": 2, "fixed": FIXED,
+        "space": {"lr": {"choice": [1e-8, 3e-3]}},
+    })
+    experiment = run(spec, tmp_path)
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    assert len(board) == 8
+    for trial_dir in board["trial_dir"]:
+        epochs = [json.loads(line)["epoch"]
+                  for line in (Path(trial_dir) / "result.json").read_text().splitlines()]
+        assert epochs == list(range(1, len(epochs) + 1)), "an epoch was repeated"
+    assert board["stopped_by_scheduler"].any()
+    assert board["epochs"].sum() < 8 * 5
+
+
+def test_grid_visits_every_point_once(ray_local, tmp_path):
+    spec = parse_spec({
+        "name": "grid", "dataset": TINY, "trainable": "cnn1d", "metric": "val_accuracy",
+        "mode": "max", "searcher": {"type": "grid"}, "scheduler": {"type": "none"},
+        "max_epochs": 1, "fixed": FIXED,
+        "space": {"act": {"choice": ["relu", "tanh"]}, "kernel_size": {"qint": [3, 7, 2]}},
+    })
+    assert spec.num_samples == 6
+    board = pd.read_csv(run(spec, tmp_path) / "leaderboard.csv")
+    points = set(zip(board["act"], board["kernel_size"], strict=True))
+    assert points == {(a, k) for a in ("relu", "tanh") for k in (3, 5, 7)}
+
+
+def test_grid_needs_discrete_keys_and_options_are_checked():
+    base = {"trainable": "cnn1d", "metric": "val_accuracy", "mode": "max",
+            "searcher": {"type": "grid"}, "space": {"lr": {"loguniform": [1e-4, 1e-2]}}}
+    with pytest.raises(ConfigError, match=r"space\.lr: a loguniform range has no grid"):
+        parse_spec(base)
+    tpe = {**base, "searcher": {"type": "optuna_tpe", "multivariate": True,
+                                "constant_liar": True}}
+    assert parse_spec(tpe).searcher["constant_liar"] is True
+    with pytest.raises(ConfigError, match=r"scheduler\.reduction_factor: unknown key for "
+                                          r"'median'"):
+        parse_spec({**tpe, "scheduler": {"type": "median", "reduction_factor": 3}})
