@@ -118,7 +118,7 @@ class DatasetConfig:
         if self.fmax is not None and not self.fmin < self.fmax <= self.sample_rate / 2:
             raise ConfigError(f"{where}.fmax: {self.fmax} must lie above fmin {self.fmin} and "
                               f"at most sample_rate / 2 = {self.sample_rate / 2}")
-        if self.n_mfcc > self.n_mels:
+        if self.representation == "mfcc" and self.n_mfcc > self.n_mels:
             raise ConfigError(f"{where}.n_mfcc: {self.n_mfcc} exceeds n_mels {self.n_mels}")
         if not (0 < self.val_fraction < 1 and 0 <= self.test_fraction < 1):
             raise ConfigError(f"{where}: val_fraction and test_fraction must lie in (0, 1)")

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from trainables.data import variant_key
+
 EXPERIMENT_FILE = "experiment.json"  # metric, mode, max_epochs, trainable: written by search.run
 TEST_SCORES_FILE = "test_scores.json"
 DEFAULT_TEST_TOP_K = 3
@@ -64,6 +66,15 @@ def _tune_statuses(experiment_dir: Path) -> dict[str, str]:
     return statuses
 
 
+def read_info(experiment_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(experiment_dir) / EXPERIMENT_FILE).read_text())
+
+
+def shard_dir_for(info: dict[str, Any], config: dict[str, Any]) -> str:
+    """The prepared data a trial trained on: the variant its `data.*` keys name."""
+    return info["shards"][variant_key(config)]
+
+
 def test_scores(checkpoint: str, shard_dir: str) -> dict[str, float]:
     """The checkpoint's scores on the test split, cached beside it. Multi-label F1
     thresholds are tuned on val, never on test."""
@@ -96,7 +107,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
     a checkpoint get their test-split scores as extra columns; they never change the
     ranking."""
     experiment_dir = Path(experiment_dir)
-    info = json.loads((experiment_dir / EXPERIMENT_FILE).read_text())
+    info = read_info(experiment_dir)
     metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
     statuses = _tune_statuses(experiment_dir)
     rows = []
@@ -145,11 +156,12 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
         f"{metric}_best", ascending=(mode == "min"), na_position="last", kind="stable"
     ).reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
-    shard_dir = info.get("shards")
-    if test_top_k and shard_dir:
+    if test_top_k and info.get("shards"):
         top = board[board["checkpoint"] != ""].head(test_top_k)
-        for index, checkpoint in top["checkpoint"].items():
-            for name, value in test_scores(checkpoint, shard_dir).items():
+        for index, row in top.iterrows():
+            params = json.loads((Path(row["trial_dir"]) / "params.json").read_text())
+            for name, value in test_scores(row["checkpoint"],
+                                           shard_dir_for(info, params)).items():
                 board.loc[index, name] = value
     return board
 

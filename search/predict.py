@@ -8,7 +8,6 @@ best checkpoint (or `--checkpoint DIR`).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from data_prep.decode import Rejected
 from data_prep.shards import read_manifest
 
 from .inference import TrainedModel, featurise_files
-from .leaderboard import EXPERIMENT_FILE, build
+from .leaderboard import build, read_info, shard_dir_for
 
 
 def best_checkpoint(experiment_dir: Path) -> str:
@@ -33,9 +32,8 @@ def best_checkpoint(experiment_dir: Path) -> str:
 def predict_files(experiment_dir: Path, files: list[str], top: int = 3,
                   checkpoint: str | None = None) -> pd.DataFrame:
     """One row per file and rank: file, rank, label, probability."""
-    info = json.loads((experiment_dir / EXPERIMENT_FILE).read_text())
-    manifest = read_manifest(info["shards"])
     trained = TrainedModel.load(checkpoint or best_checkpoint(experiment_dir))
+    manifest = read_manifest(shard_dir_for(read_info(experiment_dir), trained.state["config"]))
     probs = trained.probabilities(featurise_files(files, manifest))
     rows = []
     for path, p in zip(files, probs, strict=True):

@@ -149,18 +149,22 @@ def run(
     if restart and (aside := move_aside(results / spec.name)):
         print(f"Earlier run moved to {aside}")
 
-    prepared = prepare(spec.dataset, results)
-    counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
-    verb = "reused" if prepared.reused else "prepared"
-    print(f"Data {verb} in {prepared.seconds:.1f}s: {prepared.path} {counts}, "
-          f"{len(prepared.manifest['rejected'])} rejected")
-    data = TrialData.from_shards(prepared.path)
+    variants, shard_dirs = {}, {}
+    for key, dataset in spec.dataset_variants().items():
+        prepared = prepare(dataset, results)
+        counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
+        verb = "reused" if prepared.reused else "prepared"
+        label = f" {key}" if key != "{}" else ""
+        print(f"Data{label} {verb} in {prepared.seconds:.1f}s: {prepared.path} {counts}, "
+              f"{len(prepared.manifest['rejected'])} rejected")
+        variants[key] = TrialData.from_shards(prepared.path)
+        shard_dirs[key] = str(prepared.path)
 
     experiment_dir = results / spec.name
     resuming = (experiment_dir / "tuner.pkl").exists()
     experiment_dir.mkdir(parents=True, exist_ok=True)
     info = {"metric": spec.metric, "mode": spec.mode, "max_epochs": spec.max_epochs,
-            "trainable": spec.trainable, "shards": str(prepared.path), "spec": spec.raw}
+            "trainable": spec.trainable, "shards": shard_dirs, "spec": spec.raw}
     (experiment_dir / leaderboard.EXPERIMENT_FILE).write_text(json.dumps(info, indent=2))
 
     searcher_seed = seed if seed is not None else spec.searcher.get("seed", 0)
@@ -168,7 +172,8 @@ def run(
     print(f"{verb} {spec.num_samples} trials of {spec.trainable}, {concurrent} at once, up to"
           f" {spec.max_epochs} epochs each -> {experiment_dir}")
     started = time.perf_counter()
-    tuner = make_tuner(spec, make_trainable(spec, data), results, concurrent, searcher_seed)
+    tuner = make_tuner(spec, make_trainable(spec, variants), results, concurrent,
+                       searcher_seed)
     tuner.fit()
     path = leaderboard.write(experiment_dir)
     board = pd.read_csv(path)

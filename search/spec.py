@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ import yaml
 
 from data_prep.config import ConfigError, DatasetConfig
 from trainables import models
+from trainables.data import DATA_PREFIX, variant_key
 
 from .space import SearchSpace
 
@@ -47,6 +49,11 @@ class Spec:
     max_failures: int = 0  # retries of a trial that raised, from its last checkpoint
     raw: dict[str, Any] = field(default_factory=dict)
 
+    def dataset_variants(self) -> dict[str, DatasetConfig]:
+        """Variant key -> dataset config, one per combination of the space's `data.*`
+        choices (a single variant when it has none)."""
+        return _variants(self.dataset, self.space)
+
     @property
     def fixed_config(self) -> dict[str, Any]:
         """What every trial's config holds besides the searched keys."""
@@ -73,6 +80,32 @@ def _section(raw: dict, key: str, table: dict[str, set], default: str) -> dict[s
         )
     section["type"] = kind
     return section
+
+
+def _variants(dataset: DatasetConfig, space: SearchSpace) -> dict[str, DatasetConfig]:
+    choices = [p for p in space.params if p.name.startswith(DATA_PREFIX)]
+    variants = {}
+    for values in itertools.product(*(p.args for p in choices)):
+        chosen = {p.name: v for p, v in zip(choices, values, strict=True)}
+        changes = {k[len(DATA_PREFIX):]: v for k, v in chosen.items()}
+        where = "dataset[" + ", ".join(f"{k}={v}" for k, v in chosen.items()) + "]"
+        variants[variant_key(chosen)] = DatasetConfig.from_dict(
+            {**dataset.to_dict(), **changes}, where=where)
+    return variants
+
+
+def _check_data_keys(space: SearchSpace, dataset: DatasetConfig) -> None:
+    allowed = set(dataset.to_dict()) - {"source", "synthetic", "csv", "layout"}
+    for param in space.params:
+        if not param.name.startswith(DATA_PREFIX):
+            continue
+        key = param.name[len(DATA_PREFIX):]
+        if key not in allowed:
+            raise ConfigError(f"space.{param.name}: {key!r} is not a preparation key; "
+                              f"choose from {sorted(allowed)}")
+        if param.kind != "choice" or param.when:
+            raise ConfigError(f"space.{param.name}: preparation keys must be a plain choice "
+                              "(each variant is prepared before the trials start)")
 
 
 def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
@@ -110,13 +143,15 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     if not isinstance(fixed, dict):
         raise ConfigError("fixed: expected a mapping of key -> value")
     dataset = DatasetConfig.from_dict(raw.get("dataset"))
-    readable = models.inputs(raw["trainable"])
-    if dataset.representation not in readable:
-        raise ConfigError(
-            f"dataset.representation: {raw['trainable']!r} reads {list(readable)}, not "
-            f"{dataset.representation!r}"
-        )
     space = SearchSpace(raw["space"], fixed)
+    _check_data_keys(space, dataset)
+    readable = models.inputs(raw["trainable"])
+    for variant in _variants(dataset, space).values():
+        if variant.representation not in readable:
+            raise ConfigError(
+                f"dataset.representation: {raw['trainable']!r} reads {list(readable)}, not "
+                f"{variant.representation!r}"
+            )
     searcher = _section(raw, "searcher", SEARCHERS, "optuna_tpe")
     num_samples = raw.get("num_samples", 10)
     if searcher["type"] == "grid":

@@ -52,10 +52,13 @@ def make_scheduler(spec: Spec) -> TrialScheduler:
     return FIFOScheduler()
 
 
-def make_trainable(spec: Spec, data: TrialData):
-    """The function trainable with the data put once in the object store."""
+def make_trainable(spec: Spec, variants: dict[str, TrialData]):
+    """The function trainable, each data variant put once in the object store."""
+    import ray
+
+    refs = {key: ray.put(data) for key, data in variants.items()}
     resources = {"cpu": spec.resources["cpu"], "gpu": spec.resources["gpu"]}
-    return tune.with_resources(tune.with_parameters(train, data=data), resources)
+    return tune.with_resources(tune.with_parameters(train, variants=refs), resources)
 
 
 def make_tuner(

@@ -80,7 +80,7 @@ def test_summary_features_are_the_genre_seed_vector():
     ({"representation": "spectrogram"}, r"dataset\.representation: 'spectrogram' is not one"),
     ({"preset": "vggish"}, r"dataset\.preset: 'vggish' is not one of"),
     ({"fmax": 9000.0}, r"dataset\.fmax: 9000.0 must lie above fmin"),
-    ({"n_mfcc": 80}, r"dataset\.n_mfcc: 80 exceeds n_mels 64"),
+    ({"n_mfcc": 80, "representation": "mfcc"}, r"dataset\.n_mfcc: 80 exceeds n_mels 64"),
     ({"sample_rate": "8k"}, r"dataset\.sample_rate: expected int, got '8k'"),
     ({"csv": {"label_col": "x"}}, r"dataset\.csv\.label_col: unknown key"),
     ({"max_seconds": 0.5}, r"dataset\.max_seconds: 0.5 is below clip_seconds"),

@@ -52,7 +52,7 @@ def test_test_scores_for_the_top_trials_never_change_the_ranking(experiment):
     from search.inference import TrainedModel
 
     best = TrainedModel.load(board["checkpoint"].iloc[0])
-    x, y = read_split(info["shards"], "test", "logmel")
+    x, y = read_split(info["shards"]["{}"], "test", "logmel")
     accuracy = (best.probabilities(x).argmax(1) == y).mean()
     assert board["test_accuracy"].iloc[0] == pytest.approx(accuracy)
     assert accuracy > 0.9, "the easy task should be learnt"
@@ -64,8 +64,8 @@ def test_leaderboard_without_test_scores_has_no_test_columns(experiment):
 
 def test_predict_names_the_label_of_test_clips(experiment, capsys):
     info = json.loads((experiment / "experiment.json").read_text())
-    manifest = read_manifest(info["shards"])
-    test = pd.read_parquet(Path(info["shards"]) / "test.parquet")
+    manifest = read_manifest(info["shards"]["{}"])
+    test = pd.read_parquet(Path(info["shards"]["{}"]) / "test.parquet")
     files = [str(Path(manifest["source"]) / clip_id) for clip_id in test["id"]]
     table = predict_files(experiment, files, top=2)
     top = table[table["rank"] == 1]

@@ -79,7 +79,7 @@ def test_best_checkpoint_loads_and_scores_as_reported(experiment):
                          len(state["label_names"]))
     model.load_state_dict(state["model"])
     info = json.loads((experiment_dir / "experiment.json").read_text())
-    data = TrialData.from_shards(info["shards"])
+    data = TrialData.from_shards(info["shards"]["{}"])
     x = torch.from_numpy((data.x_val - data.mean) / data.std)
     accuracy = (predict(model, x, 64).argmax(1).numpy() == data.y_val).mean()
     assert accuracy == pytest.approx(best.val_accuracy_best)

@@ -81,3 +81,45 @@ def test_grid_needs_discrete_keys_and_options_are_checked():
     with pytest.raises(ConfigError, match=r"scheduler\.reduction_factor: unknown key for "
                                           r"'median'"):
         parse_spec({**tpe, "scheduler": {"type": "median", "reduction_factor": 3}})
+
+
+def test_preprocessing_variants_are_prepared_once_and_trials_get_theirs(
+        ray_local, tmp_path, capsys):
+    import torch
+
+    raw = {
+        "name": "variants", "trainable": "cnn2d", "metric": "val_accuracy", "mode": "max",
+        "dataset": {**TINY, "representation": "logmel", "n_fft": 256},
+        "searcher": {"type": "random", "seed": 0}, "scheduler": {"type": "none"},
+        "max_epochs": 1, "num_samples": 6,
+        "fixed": {"batch_size": 8, "conv_layers": 2, "channels": 8},
+        "space": {"data.n_mels": {"choice": [16, 24]},
+                  "data.hop_length": {"choice": [64, 128]}},
+    }
+    experiment = run(parse_spec(raw), tmp_path)
+    out = capsys.readouterr().out
+    assert out.count("prepared in") == 4 and "reused" not in out
+    assert len(list((tmp_path / "shards").iterdir())) == 4
+    info = json.loads((experiment / "experiment.json").read_text())
+    assert len(info["shards"]) == 4
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    assert len(board) == 6 and (board["status"] == "complete").all()
+    for _, row in board.iterrows():
+        state = torch.load(Path(row["checkpoint"]) / "state.pt", weights_only=False)
+        frames = 1 + 1000 // row["data.hop_length"]
+        assert state["input_shape"] == [row["data.n_mels"], frames]
+    run(parse_spec({**raw, "name": "again", "num_samples": 1}), tmp_path)
+    assert capsys.readouterr().out.count("reused in") == 4
+
+
+@pytest.mark.parametrize("param, message", [
+    ({"data.colour": {"choice": [1, 2]}}, r"space\.data\.colour: 'colour' is not a prep"),
+    ({"data.n_mels": {"int": [16, 64]}}, r"space\.data\.n_mels: preparation keys must be"),
+    ({"data.representation": {"choice": ["waveform", "logmel"]}},
+     r"dataset\.representation: 'cnn2d' reads \['logmel', 'mfcc'\], not 'waveform'"),
+])
+def test_preprocessing_key_errors(param, message):
+    raw = {"trainable": "cnn2d", "metric": "val_accuracy", "mode": "max",
+           "dataset": {"representation": "logmel"}, "space": param}
+    with pytest.raises(ConfigError, match=message):
+        parse_spec(raw)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from data_prep.decode import Rejected, read_audio
 from data_prep.shards import read_manifest, read_split
+
+DATA_PREFIX = "data."  # space keys that choose a preparation variant, e.g. data.n_mels
+
+
+def variant_key(config: Mapping[str, Any]) -> str:
+    """Which prepared variant a trial's config names: its `data.*` keys, canonically."""
+    chosen = {k[len(DATA_PREFIX):]: v for k, v in config.items() if k.startswith(DATA_PREFIX)}
+    return json.dumps(chosen, sort_keys=True)
 
 
 @dataclass

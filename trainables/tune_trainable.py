@@ -7,18 +7,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import ray
 import torch
 from ray import tune
 
-from .data import TrialData
+from .data import variant_key
 from .loop import fit
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.json"
 
 
-def train(config: dict[str, Any], data: TrialData) -> None:
-    """Train one trial; resume from Tune's latest checkpoint when the trial restarts."""
+def train(config: dict[str, Any], variants: dict[str, ray.ObjectRef]) -> None:
+    """Train one trial on the prepared variant its config names (each variant sits once in
+    the object store); resume from Tune's latest checkpoint when the trial restarts."""
+    data = ray.get(variants[variant_key(config)])
     resume = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
