@@ -22,6 +22,7 @@ def train(config: dict[str, Any], variants: dict[str, ray.ObjectRef]) -> None:
     """Train one trial on the prepared variant its config names (each variant sits once in
     the object store); resume from Tune's latest checkpoint when the trial restarts."""
     data = ray.get(variants[variant_key(config)])
+    node = ray.get_runtime_context().get_node_id()[:12]  # which machine ran it
     resume = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -29,6 +30,7 @@ def train(config: dict[str, Any], variants: dict[str, ray.ObjectRef]) -> None:
             resume = torch.load(Path(folder) / STATE_FILE, weights_only=False)
 
     def report(metrics: dict[str, Any], state: dict[str, Any]) -> None:
+        metrics = {**metrics, "node": node}
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / STATE_FILE)
             (Path(folder) / METRICS_FILE).write_text(json.dumps(metrics))
