@@ -63,7 +63,8 @@ def main() -> None:
         root = synthetic.generate(work / "audio", clips_per_class=per_class,
                                   sample_rate=args.sample_rate, seconds=args.seconds)
         files = sorted(root.rglob("*.wav"))
-        ray.init(logging_level="ERROR", include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", logging_level="ERROR", include_dashboard=False,
+                 log_to_driver=False)
         frames = 1 + int(args.sample_rate * args.seconds) // HOP
         print(f"{len(files)} files, {args.sample_rate} Hz, {args.seconds:g} s, log-mel {N_MELS} x "
               f"{frames}, {ray.cluster_resources()['CPU']:.0f} CPUs")

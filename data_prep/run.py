@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from .pipeline import prepare
 
     if not ray.is_initialized():
-        ray.init(logging_level="ERROR", include_dashboard=False)
+        ray.init(address="local", logging_level="ERROR", include_dashboard=False)
     started = time.perf_counter()
     try:
         prepared = prepare(config, args.results, progress=sys.stderr.isatty())

@@ -19,6 +19,7 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 
 from . import leaderboard
 from .spec import Spec, load_spec
+from .storage import ExperimentStore
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -34,6 +35,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-concurrent", type=int, help="trials at once (default: CPUs)")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="where experiments and prepared data go (default: results/)")
+    parser.add_argument("--storage",
+                        help="where experiments go: a shared folder or a URI such as "
+                             "s3://bucket/path (default: --results)")
     parser.add_argument("--cpus-per-trial", type=float, help="CPUs each trial holds")
     parser.add_argument("--gpus-per-trial", type=float,
                         help="GPU share each trial holds: 0.25 puts four trials on one GPU")
@@ -94,8 +98,11 @@ def start_ray(address: str | None, dashboard_host: str = "127.0.0.1") -> None:
     if address:
         ray.init(address=address)
     else:
-        # The dashboard accepts job submissions: loopback by default, behind Ray's token.
-        ray.init(include_dashboard=True, dashboard_host=dashboard_host, dashboard_port=8265)
+        # A fresh local instance, even when `ray start` left one running (joining one is
+        # what --address is for). The dashboard accepts job submissions: loopback by
+        # default, behind Ray's token.
+        ray.init(address="local", include_dashboard=True, dashboard_host=dashboard_host,
+                 dashboard_port=8265)
     url = ray.get_runtime_context().dashboard_url if hasattr(
         ray.get_runtime_context(), "dashboard_url") else None
     url = url or ray.worker.get_dashboard_url()
@@ -127,8 +134,10 @@ def run(
     address: str | None = None,
     restart: bool = False,
     dashboard_host: str = "127.0.0.1",
+    storage: str | None = None,
 ) -> Path:
-    """Run the whole search (or resume it); return the experiment folder."""
+    """Run the whole search (or resume it); return the experiment folder (a local mirror
+    of it when `storage` is a remote URI). Prepared data is cached under `results`."""
     import ray
 
     from data_prep.pipeline import prepare
@@ -138,6 +147,9 @@ def run(
 
     results = results.resolve()
     start_ray(address, dashboard_host)
+    store = ExperimentStore(storage or str(results), spec.name, results / spec.name)
+    if restart and not store.remote and (aside := move_aside(store.local)):
+        print(f"Earlier run moved to {aside}")
     cluster = ray.cluster_resources()
     concurrent = trials_at_once(spec, cluster.get("CPU", 1), cluster.get("GPU", 0))
     if concurrent == 0:
@@ -146,8 +158,6 @@ def run(
             f"{cluster.get('CPU', 0):g} CPUs and {cluster.get('GPU', 0):g} GPUs; "
             "lower --cpus-per-trial/--gpus-per-trial or join a cluster with --address"
         )
-    if restart and (aside := move_aside(results / spec.name)):
-        print(f"Earlier run moved to {aside}")
 
     variants, shard_dirs = {}, {}
     for key, dataset in spec.dataset_variants().items():
@@ -160,22 +170,24 @@ def run(
         variants[key] = TrialData.from_shards(prepared.path)
         shard_dirs[key] = str(prepared.path)
 
-    experiment_dir = results / spec.name
-    resuming = (experiment_dir / "tuner.pkl").exists()
-    experiment_dir.mkdir(parents=True, exist_ok=True)
+    from ray import tune
+
+    resuming = tune.Tuner.can_restore(store.uri)
     info = {"metric": spec.metric, "mode": spec.mode, "max_epochs": spec.max_epochs,
             "trainable": spec.trainable, "shards": shard_dirs, "spec": spec.raw}
-    (experiment_dir / leaderboard.EXPERIMENT_FILE).write_text(json.dumps(info, indent=2))
+    store.write_text(leaderboard.EXPERIMENT_FILE, json.dumps(info, indent=2))
 
     searcher_seed = seed if seed is not None else spec.searcher.get("seed", 0)
     verb = "Resuming" if resuming else "Searching"
     print(f"{verb} {spec.num_samples} trials of {spec.trainable}, {concurrent} at once, up to"
-          f" {spec.max_epochs} epochs each -> {experiment_dir}")
+          f" {spec.max_epochs} epochs each -> {store.uri}")
     started = time.perf_counter()
-    tuner = make_tuner(spec, make_trainable(spec, variants), results, concurrent,
-                       searcher_seed)
+    tuner = make_tuner(spec, make_trainable(spec, variants), storage or str(results),
+                       concurrent, searcher_seed)
     tuner.fit()
+    experiment_dir = store.pull()
     path = leaderboard.write(experiment_dir)
+    store.push(path)
     board = pd.read_csv(path)
     print(f"\nSearch finished in {time.perf_counter() - started:.0f}s. Leaderboard: {path}")
     test_column = spec.metric.replace("val_", "test_", 1)
@@ -198,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         run(spec, args.results, seed=args.seed, address=args.address, restart=args.restart,
-            dashboard_host=args.dashboard_host)
+            dashboard_host=args.dashboard_host, storage=args.storage)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

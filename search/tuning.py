@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
@@ -62,15 +60,15 @@ def make_trainable(spec: Spec, variants: dict[str, TrialData]):
 
 
 def make_tuner(
-    spec: Spec, trainable, storage: Path, max_concurrent: int, seed: int
+    spec: Spec, trainable, storage: str, max_concurrent: int, seed: int
 ) -> tune.Tuner:
     """A new Tuner, or the experiment's own restored when `storage/name` holds one: finished
     trials are kept, unfinished ones resume from their checkpoints, and the searcher's
     history (Optuna's trials) comes back with it."""
-    experiment_dir = storage / spec.name
-    if tune.Tuner.can_restore(str(experiment_dir)):
+    experiment = f"{storage.rstrip('/')}/{spec.name}"
+    if tune.Tuner.can_restore(experiment):
         return tune.Tuner.restore(
-            str(experiment_dir), trainable, resume_unfinished=True, resume_errored=True
+            experiment, trainable, resume_unfinished=True, resume_errored=True
         )
     return tune.Tuner(
         trainable,
@@ -87,7 +85,7 @@ def make_tuner(
         ),
         run_config=tune.RunConfig(
             name=spec.name,
-            storage_path=str(storage),
+            storage_path=storage,
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=1,  # the best; Tune also keeps the latest, for resuming
                 checkpoint_score_attribute=spec.metric,

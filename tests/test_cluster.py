@@ -68,3 +68,7 @@ def test_search_places_trials_on_both_nodes_of_a_cluster(tmp_path):
             if node is not None:
                 node.terminate()
                 node.wait(timeout=60)
+        # `ray start --head` records its address for later `ray.init()` calls to join.
+        current = Path("/tmp/ray/ray_current_cluster")
+        if current.exists() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()

@@ -87,3 +87,24 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
     after = finished_trials(experiment, 3)
     for trial_id, text in before.items():
         assert after[trial_id] == text, f"trial {trial_id} was run again"
+
+
+def test_storage_uri_holds_the_experiment_and_a_rerun_resumes_it(ray_local, tmp_path):
+    """`--storage` as a URI (here file://, as s3:// or gs:// would be): trials and the
+    leaderboard land there; the same command again restores the finished experiment."""
+    raw = {"name": "stored", "dataset": TINY_DATA, "trainable": "cnn1d",
+           "metric": "val_accuracy", "mode": "max", "searcher": {"type": "random", "seed": 0},
+           "scheduler": {"type": "none"}, "max_epochs": 2, "num_samples": 3, "fixed": FIXED,
+           "space": {"lr": {"loguniform": [1e-3, 1e-2]}}}
+    shared = tmp_path / "bucket"
+    uri = f"file://{shared}"
+    run(parse_spec(raw), tmp_path / "local", storage=uri)
+    board = pd.read_csv(shared / "stored" / "leaderboard.csv")
+    assert len(board) == 3 and (board["status"] == "complete").all()
+    assert len(list((shared / "stored").glob("*/checkpoint_*"))) >= 3
+    trial_results = {p.parent.name: p.read_bytes()
+                     for p in (shared / "stored").glob("*/result.json")}
+    run(parse_spec(raw), tmp_path / "local", storage=uri)
+    assert {p.parent.name: p.read_bytes()
+            for p in (shared / "stored").glob("*/result.json")} == trial_results
+    assert len(pd.read_csv(shared / "stored" / "leaderboard.csv")) == 3
