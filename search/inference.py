@@ -26,10 +26,12 @@ class TrainedModel:
     state: dict[str, Any]
 
     @classmethod
-    def load(cls, checkpoint_dir: str | Path) -> TrainedModel:
-        path = Path(checkpoint_dir) / STATE_FILE
+    def load(cls, checkpoint: str | Path) -> TrainedModel:
+        """From a checkpoint folder (its state.pt) or a state file (an exported model.pt)."""
+        path = Path(checkpoint)
+        path = path / STATE_FILE if path.is_dir() else path
         if not path.exists():
-            raise FileNotFoundError(f"no {STATE_FILE} in checkpoint {checkpoint_dir}")
+            raise FileNotFoundError(f"no model state at {path}")
         state = torch.load(path, weights_only=False, map_location="cpu")
         model = models.build(state["config"]["model"], state["config"],
                              tuple(state["input_shape"]), len(state["label_names"]))

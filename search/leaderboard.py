@@ -145,6 +145,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             "params": last.get("params"),
             "train_seconds": sum(r.get("epoch_time_s", 0.0) for r in results),
             "infer_ms_per_clip": last.get("infer_ms_per_clip", math.nan),
+            "node": last.get("node", ""),
             **{k: v for k, v in params.items() if k not in ("model",)},
             "checkpoint": _best_checkpoint(trial_dir, metric, mode),
             "trial_dir": str(trial_dir),

@@ -96,18 +96,16 @@ def start_ray(address: str | None, dashboard_host: str = "127.0.0.1") -> None:
     if ray.is_initialized():
         return
     if address:
-        ray.init(address=address)
+        context = ray.init(address=address)
     else:
         # A fresh local instance, even when `ray start` left one running (joining one is
         # what --address is for). The dashboard accepts job submissions: loopback by
         # default, behind Ray's token.
-        ray.init(address="local", include_dashboard=True, dashboard_host=dashboard_host,
-                 dashboard_port=8265)
-    url = ray.get_runtime_context().dashboard_url if hasattr(
-        ray.get_runtime_context(), "dashboard_url") else None
-    url = url or ray.worker.get_dashboard_url()
-    if url:
-        print(f"Ray dashboard: http://{url}  (token: {Path.home() / '.ray' / 'auth_token'})")
+        context = ray.init(address="local", include_dashboard=True,
+                           dashboard_host=dashboard_host, dashboard_port=8265)
+    if context.dashboard_url:
+        print(f"Ray dashboard: http://{context.dashboard_url}  "
+              f"(token: {Path.home() / '.ray' / 'auth_token'})")
 
 
 def trials_at_once(spec: Spec, cpus: float, gpus: float) -> int:
@@ -127,6 +125,25 @@ def dry_run_concurrency(spec: Spec) -> int:
     return trials_at_once(spec, os.cpu_count() or 1, gpus)
 
 
+def prepare_variants(spec: Spec, results: Path) -> tuple[dict, dict[str, str]]:
+    """Prepare (or reuse) every data variant the space names: variant key -> TrialData,
+    and variant key -> shard folder."""
+    from data_prep.pipeline import prepare
+    from trainables.data import TrialData
+
+    variants, shard_dirs = {}, {}
+    for key, dataset in spec.dataset_variants().items():
+        prepared = prepare(dataset, results)
+        counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
+        verb = "reused" if prepared.reused else "prepared"
+        label = f" {key}" if key != "{}" else ""
+        print(f"Data{label} {verb} in {prepared.seconds:.1f}s: {prepared.path} {counts}, "
+              f"{len(prepared.manifest['rejected'])} rejected")
+        variants[key] = TrialData.from_shards(prepared.path)
+        shard_dirs[key] = str(prepared.path)
+    return variants, shard_dirs
+
+
 def run(
     spec: Spec,
     results: Path,
@@ -139,9 +156,7 @@ def run(
     """Run the whole search (or resume it); return the experiment folder (a local mirror
     of it when `storage` is a remote URI). Prepared data is cached under `results`."""
     import ray
-
-    from data_prep.pipeline import prepare
-    from trainables.data import TrialData
+    from ray import tune
 
     from .tuning import make_trainable, make_tuner
 
@@ -159,18 +174,7 @@ def run(
             "lower --cpus-per-trial/--gpus-per-trial or join a cluster with --address"
         )
 
-    variants, shard_dirs = {}, {}
-    for key, dataset in spec.dataset_variants().items():
-        prepared = prepare(dataset, results)
-        counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
-        verb = "reused" if prepared.reused else "prepared"
-        label = f" {key}" if key != "{}" else ""
-        print(f"Data{label} {verb} in {prepared.seconds:.1f}s: {prepared.path} {counts}, "
-              f"{len(prepared.manifest['rejected'])} rejected")
-        variants[key] = TrialData.from_shards(prepared.path)
-        shard_dirs[key] = str(prepared.path)
-
-    from ray import tune
+    variants, shard_dirs = prepare_variants(spec, results)
 
     resuming = tune.Tuner.can_restore(store.uri)
     info = {"metric": spec.metric, "mode": spec.mode, "max_epochs": spec.max_epochs,
@@ -185,11 +189,20 @@ def run(
     tuner = make_tuner(spec, make_trainable(spec, variants), storage or str(results),
                        concurrent, searcher_seed)
     tuner.fit()
+    info["search_seconds"] = time.perf_counter() - started
+    store.write_text(leaderboard.EXPERIMENT_FILE, json.dumps(info, indent=2))
     experiment_dir = store.pull()
     path = leaderboard.write(experiment_dir)
     store.push(path)
     board = pd.read_csv(path)
     print(f"\nSearch finished in {time.perf_counter() - started:.0f}s. Leaderboard: {path}")
+    try:
+        from .report import write as write_report
+
+        print(f"Report: {write_report(experiment_dir)}")
+    except Exception as error:  # the search is done and saved; a plot must not undo that
+        print(f"warning: the report could not be written ({error!r}); "
+              f"retry with: python -m search.report {experiment_dir}", file=sys.stderr)
     test_column = spec.metric.replace("val_", "test_", 1)
     shown = ["rank", "trial_id", f"{spec.metric}_best", test_column, "epochs", "status",
              *spec.space.names]

@@ -82,3 +82,82 @@ def test_predict_names_a_file_it_cannot_read(experiment, tmp_path, capsys):
     bad.write_text("not audio")
     assert predict_main([str(experiment), str(bad)]) == 2
     assert f"{bad}: unreadable" in capsys.readouterr().err
+
+
+def assert_report_shows_its_plots(experiment: Path) -> str:
+    import re
+
+    from search.report import write
+
+    page = write(experiment).read_text()
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert images
+    for name in images:
+        data = (experiment / "report" / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 5000, name
+    return page
+
+
+def test_report_has_every_plot_and_the_per_class_table(experiment):
+    page = assert_report_shows_its_plots(experiment)
+    for name in ("best_so_far.png", "learning_curves.png", "importance.png",
+                 "metric_by_key.png", "confusion_matrix.png"):
+        assert f'src="{name}"' in page, name
+    for name in EASY:
+        assert f"<td>{name}</td>" in page  # per-class precision/recall/F1 row
+    assert "http" not in page.split("</style>")[1]  # nothing fetched: opens offline
+
+
+def test_multilabel_report_has_roc_and_pr(ray_local, tmp_path):
+    raw = {**SPACE, "name": "tags", "metric": "val_map", "num_samples": 3, "max_epochs": 2,
+           "dataset": {**SPACE["dataset"],
+                       "synthetic": {"clips_per_class": 12, "classes": EASY,
+                                     "multi_label": True}}}
+    experiment = run(parse_spec(raw), tmp_path)
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    assert "test_map" in board and board["test_map"].iloc[0] > 0
+    page = assert_report_shows_its_plots(experiment)
+    assert 'src="roc_pr.png"' in page and "confusion_matrix" not in page
+
+
+def test_ensemble_numbers_come_from_the_members_predictions(experiment):
+    from search.ensemble import compare, member_predictions, votes
+
+    targets, probs, trial_ids = member_predictions(experiment, 3)
+    assert len(probs) == 3 and len(targets) == len(probs[0])
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    assert trial_ids == list(board["trial_id"].head(3))  # top 3 by validation
+    soft, hard = votes(probs, multi_label=False)
+    by_hand = (np.mean(probs, axis=0).argmax(1) == targets).mean()
+    majority = np.array([np.bincount([p[i].argmax() for p in probs], minlength=3).argmax()
+                         for i in range(len(targets))])
+    table = compare(experiment, 3).set_index("model")
+    assert table.filter(like="soft", axis=0)["test_accuracy"].item() == pytest.approx(by_hand)
+    assert (hard.argmax(1) == majority).mean() > 0.9  # ties may go to the soft vote
+    single = table.filter(like="best single", axis=0)["test_accuracy"].item()
+    assert single == pytest.approx(board["test_accuracy"].iloc[0])
+
+
+def test_export_retrains_from_its_yaml_and_ships_the_model(experiment, tmp_path):
+    import yaml
+
+    from search.export import export
+    from search.inference import TrainedModel
+    from search.spec import load_spec
+
+    out = export(experiment, tmp_path / "export")
+    meta = json.loads((out / "model.json").read_text())
+    best = pd.read_csv(experiment / "leaderboard.csv").iloc[0]
+    assert meta["trial_id"] == best["trial_id"] and meta["label_names"] == sorted(EASY)
+    assert meta["preparation"]["n_mels"] == 32 and meta["preparation"]["sample_rate"] == 4000
+    exported = TrainedModel.load(out / "model.pt")
+    spec = load_spec(out / "best.yaml")
+    assert spec.num_samples == 1 and spec.space.names == []
+    assert spec.space.fixed["dropout"] == pytest.approx(best["dropout"])
+    retrained = run(spec, tmp_path / "retrain")
+    again = pd.read_csv(retrained / "leaderboard.csv")
+    assert len(again) == 1
+    # Same config, seed and data: the retraining reproduces the exported trial.
+    assert again["val_accuracy_best"].iloc[0] == pytest.approx(best["val_accuracy_best"])
+    assert exported.label_names == sorted(EASY)
+    assert yaml.safe_load((out / "best.yaml").read_text())["fixed"]["lr"] == 3e-3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ def train(config: dict[str, Any], variants: dict[str, ray.ObjectRef]) -> None:
             resume = torch.load(Path(folder) / STATE_FILE, weights_only=False)
 
     def report(metrics: dict[str, Any], state: dict[str, Any]) -> None:
-        metrics = {**metrics, "node": node}
+        # Tune's own `timestamp` has one-second resolution; reports and benchmarks order
+        # epochs across trials by this.
+        metrics = {**metrics, "node": node, "reported_at": time.time()}
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / STATE_FILE)
             (Path(folder) / METRICS_FILE).write_text(json.dumps(metrics))

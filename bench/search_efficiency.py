@@ -1,0 +1,112 @@
+"""How much of a full grid's work TPE + ASHA needs, and how much wall time Tune adds.
+
+One small space on the synthetic task, searched three ways in one run: the full grid (every
+point to max_epochs), random + ASHA, and TPE + ASHA. For each: the best validation accuracy,
+the epochs spent, and for TPE + ASHA the epochs it had spent (in the order they ran) when a
+trial first came within 1 point of the grid's best. Target: at most 15% of the grid's
+epochs. Also each search's wall time against the sum of its trials' compute divided by the
+concurrency. Target: at most 1.15.
+
+    .venv/bin/python bench/search_efficiency.py [--results /tmp/search-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import ray
+
+from search.run import run
+from search.spec import parse_spec
+
+SPACE = {
+    "dataset": {"sample_rate": 8000, "clip_seconds": 1.0, "representation": "logmel",
+                "n_fft": 512, "hop_length": 128, "n_mels": 32,
+                "synthetic": {"clips_per_class": 100}},
+    "trainable": "cnn2d",
+    "metric": "val_accuracy",
+    "mode": "max",
+    "max_epochs": 6,
+    "fixed": {"batch_size": 32},
+    "space": {
+        "lr": {"choice": [1.0e-4, 3.0e-4, 1.0e-3, 3.0e-3]},
+        "channels": {"choice": [8, 16, 32]},
+        "conv_layers": {"choice": [2, 3]},
+        "dropout": {"choice": [0.0, 0.3]},
+    },
+}
+ASHA = {"type": "asha", "grace_period": 1, "reduction_factor": 3}
+SEARCHES = {
+    "grid": ({"type": "grid"}, {"type": "none"}, None),
+    "random+asha": ({"type": "random", "seed": 0}, ASHA, 16),
+    "tpe+asha": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
+}
+
+
+def reports(experiment: Path) -> list[dict]:
+    """Every epoch report of every trial, in the order they happened."""
+    rows = []
+    for path in experiment.glob("*/result.json"):
+        rows += [json.loads(line) for line in path.read_text().splitlines()]
+    return sorted(rows, key=lambda r: r["reported_at"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=Path(tempfile.mkdtemp()))
+    parser.add_argument("--only", action="append", choices=sorted(SEARCHES),
+                        help="run only these searches (no comparison with the grid)")
+    args = parser.parse_args()
+    ray.init(address="local", include_dashboard=False, logging_level="ERROR",
+             log_to_driver=False)
+    summary = {}
+    for name, (searcher, scheduler, samples) in SEARCHES.items():
+        if args.only and name not in args.only:
+            continue
+        raw = {**copy.deepcopy(SPACE), "name": name, "searcher": searcher,
+               "scheduler": scheduler}
+        if samples:
+            raw["num_samples"] = samples
+        experiment = run(parse_spec(raw), args.results, restart=True)
+        info = json.loads((experiment / "experiment.json").read_text())
+        rows = reports(experiment)
+        trials = {r["trial_id"] for r in rows}
+        compute = sum(r["epoch_time_s"] for r in rows)
+        concurrency = min(int(ray.cluster_resources()["CPU"]), len(trials))
+        summary[name] = {"rows": rows, "trials": len(trials),
+                         "best": max(r["val_accuracy"] for r in rows), "epochs": len(rows),
+                         "wall": info["search_seconds"], "ideal": compute / concurrency}
+    if "grid" not in summary:
+        for name, s in summary.items():
+            print(f"{name}: {s['trials']} trials, {s['epochs']} epochs, best {s['best']:.3f}, "
+                  f"wall {s['wall']:.1f}s, ideal {s['ideal']:.1f}s, "
+                  f"wall/ideal {s['wall'] / s['ideal']:.3f}")
+        return
+    grid = summary["grid"]
+    print(f"\nspace: {math.prod(len(p['choice']) for p in SPACE['space'].values())} points, "
+          f"up to {SPACE['max_epochs']} epochs each, 10 classes (chance 0.10)")
+    print(f"{'search':<12} {'trials':>6} {'best val acc':>12} {'epochs':>7} "
+          f"{'% grid':>7} {'wall s':>7} {'ideal s':>8} {'wall/ideal':>10}")
+    for name, s in summary.items():
+        print(f"{name:<12} {s['trials']:>6} {s['best']:>12.3f} {s['epochs']:>7} "
+              f"{100 * s['epochs'] / grid['epochs']:>6.1f}% {s['wall']:>7.1f} "
+              f"{s['ideal']:>8.1f} {s['wall'] / s['ideal']:>10.3f}")
+    target = grid["best"] - 0.01
+    for name in ("tpe+asha", "random+asha"):
+        spent = next((i + 1 for i, r in enumerate(summary[name]["rows"])
+                      if r["val_accuracy"] >= target), None)
+        if spent is None:
+            print(f"{name}: never came within 1 point of the grid's best ({grid['best']:.3f})")
+        else:
+            print(f"{name}: within 1 point of the grid's best ({grid['best']:.3f}) after "
+                  f"{spent} epochs = {100 * spent / grid['epochs']:.1f}% of the grid's "
+                  f"{grid['epochs']}")
+
+
+if __name__ == "__main__":
+    main()

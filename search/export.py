@@ -1,0 +1,84 @@
+"""`python -m search.export results/<experiment> [--out DIR]`: take the best trial away.
+
+Writes `best.yaml`, a space with the best trial's values fixed that `search.run` accepts for
+one retraining run (its `data.*` choices folded into the dataset section), and `model.pt`
+with `model.json`: the weights, the model's name and config, its label names, and the
+preparation parameters its inputs need (what `search.predict` uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from data_prep.shards import read_manifest
+from trainables.data import DATA_PREFIX
+
+from .inference import STATE_FILE, TrainedModel
+from .leaderboard import build, read_info, shard_dir_for
+
+TRIAL_KEYS = {"model", "max_epochs"}  # top-level keys of a space, not fixed values
+
+
+def retraining_spec(info: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    raw = dict(info["spec"])
+    dataset = dict(raw.get("dataset") or {})
+    fixed = {}
+    for key, value in config.items():
+        if key.startswith(DATA_PREFIX):
+            dataset[key[len(DATA_PREFIX):]] = value
+        elif key not in TRIAL_KEYS:
+            fixed[key] = value
+    raw.update({"name": f"{raw.get('name', 'experiment')}-best", "dataset": dataset,
+                "fixed": fixed, "space": {}, "num_samples": 1, "max_epochs": config["max_epochs"],
+                "searcher": {"type": "random"}, "scheduler": {"type": "none"}})
+    raw.pop("time_budget_s", None)
+    return raw
+
+
+def export(experiment_dir: Path, out: Path) -> Path:
+    info = read_info(experiment_dir)
+    board = build(experiment_dir)
+    best = board[board["checkpoint"] != ""].head(1) if len(board) else board
+    if best.empty:
+        raise FileNotFoundError(f"{experiment_dir}: no trial has a checkpoint yet")
+    row = best.iloc[0]
+    trained = TrainedModel.load(row["checkpoint"])
+    config = trained.state["config"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "best.yaml").write_text(yaml.safe_dump(retraining_spec(info, config),
+                                                  sort_keys=False))
+    shutil.copyfile(Path(row["checkpoint"]) / STATE_FILE, out / "model.pt")
+    manifest = read_manifest(shard_dir_for(info, config))
+    (out / "model.json").write_text(json.dumps({
+        "trial_id": row["trial_id"],
+        info["metric"]: row[f"{info['metric']}_best"],
+        "model": config["model"],
+        "config": config,
+        "label_names": trained.label_names,
+        "multi_label": trained.state.get("multi_label", False),
+        "input_shape": trained.state["input_shape"],
+        "preparation": manifest["params"],
+        "normalisation": trained.state["normalisation"],
+    }, indent=2, default=str))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m search.export",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("experiment_dir", type=Path)
+    parser.add_argument("--out", type=Path, help="default: <experiment>/export")
+    args = parser.parse_args(argv)
+    out = export(args.experiment_dir, args.out or args.experiment_dir / "export")
+    print(f"Exported to {out}: best.yaml (retrain with python -m search.run "
+          f"{out / 'best.yaml'}), model.pt, model.json")
+
+
+if __name__ == "__main__":
+    main()
