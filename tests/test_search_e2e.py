@@ -63,6 +63,7 @@ def test_leaderboard_matches_what_trials_reported(experiment):
         assert len(reported) == row.epochs
         assert max(r["val_accuracy"] for r in reported) == pytest.approx(row.val_accuracy_best)
         assert [r["epoch"] for r in reported] == list(range(1, row.epochs + 1))
+        assert list(Path(row.trial_dir).glob("events.out.tfevents.*")), "no TensorBoard file"
 
 
 def test_best_checkpoint_loads_and_scores_as_reported(experiment):
