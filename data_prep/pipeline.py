@@ -146,8 +146,9 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
         train_kept = {n for names in kept.loc[kept["split"] == "train", "labels"] for n in names}
         if train_kept != set(label_names):
             lost = sorted(set(label_names) - train_kept)
-            raise ValueError(f"{source}: every train clip of classes {lost} was rejected; "
-                             f"see the reasons in {tmp / 'rejected.csv'}")
+            examples = "; ".join(f"{r['id']}: {r['reason']}" for r in rejected[:3])
+            raise ValueError(f"{source}: every train clip of classes {lost} was rejected "
+                             f"({len(rejected)} files in all, e.g. {examples})")
         manifest = {
             "fingerprint": fp,
             "source": str(source),

@@ -15,9 +15,8 @@ from data_prep.decode import Rejected, load_clip
 from data_prep.shards import read_manifest, read_split
 from trainables import models
 from trainables.augment import centre_crop
+from trainables.checkpoints import STATE_FILE
 from trainables.loop import predict, probabilities
-
-STATE_FILE = "state.pt"
 
 
 @dataclass

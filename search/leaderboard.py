@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from trainables.checkpoints import METRICS_FILE
 from trainables.data import variant_key
 
 EXPERIMENT_FILE = "experiment.json"  # metric, mode, max_epochs, trainable: written by search.run
@@ -38,7 +39,7 @@ def _read_results(trial_dir: Path) -> list[dict[str, Any]]:
 def _best_checkpoint(trial_dir: Path, metric: str, mode: str) -> str:
     best, best_value = "", None
     for folder in sorted(trial_dir.glob("checkpoint_*")):
-        metrics_file = folder / "metrics.json"
+        metrics_file = folder / METRICS_FILE
         if not metrics_file.exists():
             continue
         value = json.loads(metrics_file.read_text()).get(metric)
@@ -121,14 +122,12 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
         best = (max if mode == "max" else min)(finite) if finite else math.nan
         last = results[-1] if results else {}
         stop_reason = last.get("stop_reason", "")
-        if errored:
-            stop_reason = (trial_dir / "error.txt").read_text().strip().splitlines()[-1][:300]
         epochs = int(last.get("epoch", 0))
         trial_id = last.get("trial_id", trial_dir.name)
-        running = statuses.get(trial_id) in ("PENDING", "RUNNING", "PAUSED")
-        if errored:
+        if errored:  # the exception's last line says what went wrong
             status = "error"
-        elif running:
+            stop_reason = (trial_dir / "error.txt").read_text().strip().splitlines()[-1][:300]
+        elif statuses.get(trial_id) in ("PENDING", "RUNNING", "PAUSED"):
             status = "running"
         else:
             status = "complete" if stop_reason else "stopped_early"

@@ -346,3 +346,16 @@ def test_data_prep_command_prints_a_summary(ray_local, tmp_path, capsys):
     assert "prepared 11 clips (10 kept)" in out and "shards:" in out
     assert main([str(root), "--representation", "cqt"]) == 2
     assert "dataset.representation: 'cqt' is not one of" in capsys.readouterr().err
+
+
+def test_a_class_whose_every_clip_is_bad_is_an_error_with_the_reasons(ray_local, tmp_path):
+    root = tmp_path / "data"
+    for i in range(4):
+        write(root / "good" / f"{i}.wav", tone(300 + 50 * i))
+        (root / "broken").mkdir(exist_ok=True)
+        (root / "broken" / f"{i}.wav").write_text("not audio")
+    with pytest.raises(ValueError, match=r"every train clip of classes \['broken'\] was "
+                                         r"rejected \(4 files in all, e\.g\. broken/0\.wav: "
+                                         r"unreadable"):
+        prepare(config(root), tmp_path / "cache")
+    assert list((tmp_path / "cache" / "shards").iterdir()) == []

@@ -12,11 +12,9 @@ import ray
 import torch
 from ray import tune
 
+from .checkpoints import METRICS_FILE, STATE_FILE
 from .data import variant_key
 from .loop import fit
-
-STATE_FILE = "state.pt"
-METRICS_FILE = "metrics.json"
 
 
 def train(config: dict[str, Any], variants: dict[str, ray.ObjectRef]) -> None:
