@@ -83,9 +83,7 @@ def list_clips(config: DatasetConfig, source: Path) -> pd.DataFrame:
 
 def _statistics(config: DatasetConfig, total, total_sq, train_clips: int) -> dict[str, list]:
     """Train-split mean and std over the representation's pooled axes, from worker sums."""
-    shape = representations.shape(config)
-    axes = representations.normalisation_axes(config.representation)
-    count = train_clips * int(np.prod([shape[a - 1] for a in axes if a != 0]))
+    count = train_clips * representations.statistics_layout(config)[2]
     mean = np.asarray(total) / max(count, 1)
     std = np.sqrt(np.maximum(np.asarray(total_sq) / max(count, 1) - mean**2, 1e-12))
     return {"mean": mean.tolist(), "std": np.maximum(std, 1e-6).tolist()}

@@ -44,6 +44,17 @@ def feature_names() -> list[str]:
             for i in range(n)]
 
 
+def statistics_layout(config: DatasetConfig) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """How train statistics pool one clip's array: the axes summed within a clip (numbered
+    as in a (clips, ...) batch), the shape of one clip's sums, and the values each sum
+    pools per clip."""
+    inner = tuple(a for a in normalisation_axes(config.representation) if a != 0)
+    clip_shape = shape(config)
+    stat_shape = tuple(1 if i + 1 in inner else n for i, n in enumerate(clip_shape))
+    pooled = int(np.prod([clip_shape[a - 1] for a in inner]))
+    return inner, stat_shape, pooled
+
+
 def normalisation_axes(representation: str) -> tuple[int, ...]:
     """Axes of a (clips, ...) batch that the train statistics pool over: one mean per mel
     bin or MFCC, per summary feature, and one for the whole waveform."""

@@ -48,9 +48,7 @@ def decode_batch(
     ok = reasons == ""
     x = representations.compute(clips[ok], config)
 
-    axes = representations.normalisation_axes(config.representation)
-    inner = tuple(a for a in axes if a != 0)  # pooled axes within one clip
-    stat_shape = np.sum(np.zeros((1, *x.shape[1:])), axis=inner, keepdims=True).shape[1:]
+    inner, stat_shape, _ = representations.statistics_layout(config)
     sums = np.zeros((n, *stat_shape))
     sums_sq = np.zeros((n, *stat_shape))
     train = batch["split"][ok] == "train"
