@@ -19,7 +19,7 @@ def assign_splits(
     """A `split` per row. Within each class (a clip's first label), groups are shuffled by a
     seeded hash, so adding files elsewhere never moves a clip, and dealt to test, val, then
     train."""
-    first_label = clips["labels"].str[0] if "labels" in clips else clips["label"]
+    first_label = clips["labels"].str[0]
     group_label = first_label.groupby(clips["group"]).agg(lambda s: s.mode().iloc[0])
     split_of_group: dict[str, str] = {}
     for _, groups in group_label.groupby(group_label):
