@@ -19,17 +19,14 @@ from data_prep.shards import read_ids
 from trainables.metrics import score_all
 
 from .inference import TrainedModel, split_probabilities
-from .leaderboard import build, read_info, shard_dir_for
+from .leaderboard import best_trials, read_info, shard_dir_for
 
 
 def member_predictions(experiment_dir: Path, top: int):
     """(targets, [probabilities per member], trial ids), aligned on the test clips that
     every member's preparation kept."""
     info = read_info(experiment_dir)
-    board = build(experiment_dir)
-    members = board[board["checkpoint"] != ""].head(top)
-    if members.empty:
-        raise FileNotFoundError(f"{experiment_dir}: no trial has a checkpoint yet")
+    members = best_trials(experiment_dir, top)
     outputs = []
     for _, row in members.iterrows():
         params = json.loads((Path(row["trial_dir"]) / "params.json").read_text())

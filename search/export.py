@@ -20,7 +20,7 @@ from data_prep.shards import read_manifest
 from trainables.data import DATA_PREFIX
 
 from .inference import STATE_FILE, TrainedModel
-from .leaderboard import build, read_info, shard_dir_for
+from .leaderboard import best_trials, read_info, shard_dir_for
 
 TRIAL_KEYS = {"model", "max_epochs"}  # top-level keys of a space, not fixed values
 
@@ -43,11 +43,7 @@ def retraining_spec(info: dict[str, Any], config: dict[str, Any]) -> dict[str, A
 
 def export(experiment_dir: Path, out: Path) -> Path:
     info = read_info(experiment_dir)
-    board = build(experiment_dir)
-    best = board[board["checkpoint"] != ""].head(1) if len(board) else board
-    if best.empty:
-        raise FileNotFoundError(f"{experiment_dir}: no trial has a checkpoint yet")
-    row = best.iloc[0]
+    row = best_trials(experiment_dir).iloc[0]
     trained = TrainedModel.load(row["checkpoint"])
     config = trained.state["config"]
     out.mkdir(parents=True, exist_ok=True)

@@ -103,6 +103,19 @@ def test_scores(checkpoint: str, shard_dir: str) -> dict[str, float]:
     return scores
 
 
+def with_checkpoints(board: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The best `k` trials (in the board's order) that have a checkpoint."""
+    return board if board.empty else board[board["checkpoint"] != ""].head(k)
+
+
+def best_trials(experiment_dir: str | Path, k: int = 1) -> pd.DataFrame:
+    """The experiment's best `k` trials with checkpoints; an error when there are none."""
+    trials = with_checkpoints(build(experiment_dir), k)
+    if trials.empty:
+        raise FileNotFoundError(f"{experiment_dir}: no trial has a checkpoint yet")
+    return trials
+
+
 def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
     """One row per trial, ranked by the validation metric. The first `test_top_k` rows with
     a checkpoint get their test-split scores as extra columns; they never change the
@@ -157,8 +170,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
     ).reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
     if test_top_k and info.get("shards"):
-        top = board[board["checkpoint"] != ""].head(test_top_k)
-        for index, row in top.iterrows():
+        for index, row in with_checkpoints(board, test_top_k).iterrows():
             params = json.loads((Path(row["trial_dir"]) / "params.json").read_text())
             for name, value in test_scores(row["checkpoint"],
                                            shard_dir_for(info, params)).items():

@@ -18,21 +18,13 @@ from data_prep.decode import Rejected
 from data_prep.shards import read_manifest
 
 from .inference import TrainedModel, featurise_files
-from .leaderboard import build, read_info, shard_dir_for
-
-
-def best_checkpoint(experiment_dir: Path) -> str:
-    board = build(experiment_dir)
-    with_checkpoint = board[board["checkpoint"] != ""] if len(board) else board
-    if with_checkpoint.empty:
-        raise FileNotFoundError(f"{experiment_dir}: no trial has a checkpoint yet")
-    return with_checkpoint["checkpoint"].iloc[0]
+from .leaderboard import best_trials, read_info, shard_dir_for
 
 
 def predict_files(experiment_dir: Path, files: list[str], top: int = 3,
                   checkpoint: str | None = None) -> pd.DataFrame:
     """One row per file and rank: file, rank, label, probability."""
-    trained = TrainedModel.load(checkpoint or best_checkpoint(experiment_dir))
+    trained = TrainedModel.load(checkpoint or best_trials(experiment_dir)["checkpoint"].iloc[0])
     manifest = read_manifest(shard_dir_for(read_info(experiment_dir), trained.state["config"]))
     probs = trained.probabilities(featurise_files(files, manifest))
     rows = []

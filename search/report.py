@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .inference import TrainedModel, split_probabilities  # noqa: E402
-from .leaderboard import build, read_info, shard_dir_for  # noqa: E402
+from .leaderboard import build, read_info, shard_dir_for, with_checkpoints  # noqa: E402
 from .spec import parse_spec  # noqa: E402
 
 TOP_CURVES = 5
@@ -255,7 +255,7 @@ def write(experiment_dir: str | Path) -> Path:
         params = parse_spec(info["spec"]).space.params
         figure = metric_against_keys(board, params, metric, out)
         sections.append((f"{metric} against each key", [figure] if figure else [], ""))
-        best = board[board["checkpoint"] != ""].head(1)
+        best = with_checkpoints(board, 1)
         if len(best):
             row = best.iloc[0]
             params = json.loads((Path(row["trial_dir"]) / "params.json").read_text())
