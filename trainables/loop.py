@@ -110,8 +110,13 @@ def fit(
         x_val = centre_crop(x_val, data.crop_length)
     multi = data.multi_label
     classes = data.num_classes
-    y_train = torch.from_numpy(data.y_train.copy()).to(store)
-    targets_train = y_train.float() if multi else nn.functional.one_hot(y_train, classes).float()
+
+    def as_targets(y: np.ndarray) -> torch.Tensor:
+        """Multi-hot as it is; labels one-hot, as soft targets that mixup can blend."""
+        labels = torch.from_numpy(y.copy())
+        return labels.float() if multi else nn.functional.one_hot(labels, classes).float()
+
+    targets_train = as_targets(data.y_train).to(store)
     noise = torch.from_numpy(data.noise_bank).to(store) if data.noise_bank is not None else None
     augment = Augmenter(config, data.representation, noise)
 
@@ -120,9 +125,7 @@ def fit(
     schedule = Schedule(config, optimizer)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
     loss_fn = make_loss(config, data.y_train, classes, multi).to(device)
-    val_targets = torch.from_numpy(data.y_val.copy())
-    val_loss_targets = val_targets.float() if multi else nn.functional.one_hot(
-        val_targets, classes).float()
+    val_targets = as_targets(data.y_val)
     n_params = models.count_parameters(model)
     generator = torch.Generator().manual_seed(config["seed"])
 
@@ -167,7 +170,7 @@ def fit(
         infer_started = time.perf_counter()
         logits = predict(model, x_val, 4 * batch_size, device)
         infer_ms = 1000 * (time.perf_counter() - infer_started) / max(len(x_val), 1)
-        val_loss = loss_fn(logits.to(device), val_loss_targets.to(device)).item()
+        val_loss = loss_fn(logits.to(device), val_targets.to(device)).item()
         metrics: dict[str, Any] = {
             "epoch": epoch,
             "train_loss": train_loss,
