@@ -109,11 +109,14 @@ def spec_augment(
     freq_masks: int,
     freq_width: int,
     g: torch.Generator,
+    fill_mean: bool = False,
 ) -> torch.Tensor:
     """SpecAugment (Park et al., 2019): zero random bands of frames and of frequency bins
-    (zero is the train mean after normalisation)."""
+    (zero is the train mean after normalisation); with `fill_mean`, fill them with each
+    example's mean instead (for raw, unnormalised dB)."""
     out = x.clone()
     batch, bins, frames = x.shape
+    fill = x.mean(dim=(1, 2), keepdim=True) if fill_mean else x.new_zeros(1, 1, 1)
     for axis, count, width, size in ((2, time_masks, time_width, frames),
                                      (1, freq_masks, freq_width, bins)):
         for _ in range(count):
@@ -122,10 +125,8 @@ def spec_augment(
             positions = torch.arange(size)
             mask = (positions >= starts[:, None]) & (positions < (starts + widths)[:, None])
             mask = mask.to(x.device)
-            if axis == 2:
-                out = out.masked_fill(mask[:, None, :], 0.0)
-            else:
-                out = out.masked_fill(mask[:, :, None], 0.0)
+            mask = mask[:, None, :] if axis == 2 else mask[:, :, None]
+            out = torch.where(mask, fill, out)
     return out
 
 
@@ -154,8 +155,9 @@ class Augmenter:
     """
 
     def __init__(self, config: Mapping[str, Any], representation: str,
-                 noise_bank: torch.Tensor | None = None):
+                 noise_bank: torch.Tensor | None = None, normalised: bool = True):
         self.c = config
+        self.normalised = normalised
         self.waveform = representation == "waveform"
         self.spectrogram = representation in ("logmel", "mfcc")
         self.noise_bank = noise_bank if config.get("noise") == "background" else None
@@ -181,7 +183,8 @@ class Augmenter:
                 x = pitch_shift_bins(x, c["pitch_bins"], g)
             if c.get("spec_time_masks", 0) or c.get("spec_freq_masks", 0):
                 x = spec_augment(x, c.get("spec_time_masks", 0), c.get("spec_time_width", 10),
-                                 c.get("spec_freq_masks", 0), c.get("spec_freq_width", 8), g)
+                                 c.get("spec_freq_masks", 0), c.get("spec_freq_width", 8), g,
+                                 fill_mean=not self.normalised)
         if self.mixes_labels:
             x, y = mixup(x, y, c["mixup_alpha"], g)
         return x, y

@@ -81,3 +81,48 @@ def initialise(model: nn.Module, scheme: str, nonlinearity: str = "relu") -> Non
             nn.init.orthogonal_(weight)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+
+
+class GlobalPool(nn.Module):
+    """(batch, channels, a, b) maps -> (batch, channels): mean over the frequency axis, then
+    max plus mean over time, as PANNs pool."""
+
+    def __init__(self, freq_dim: int = 2, time_dim: int = 3):
+        super().__init__()
+        self.freq_dim, self.time_dim = freq_dim, time_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.mean(dim=self.freq_dim, keepdim=True)
+        return (x.amax(dim=self.time_dim) + x.mean(dim=self.time_dim)).flatten(1)
+
+
+class Backbone(nn.Module):
+    """A network whose first stages can be frozen for fine-tuning. A frozen stage keeps its
+    weights and its batch-norm statistics: it stays in eval mode while the rest trains.
+    Subclasses list their stages, input end first; `head` (the task's layer) always trains."""
+
+    head: nn.Module
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frozen_stages = 0
+
+    def stages(self) -> list[nn.Module]:
+        raise NotImplementedError
+
+    def freeze(self, unfrozen_layers: int) -> None:
+        """Train the last `unfrozen_layers` stages and the head; freeze the rest."""
+        stages = self.stages()
+        if not 0 <= unfrozen_layers <= len(stages):
+            raise ValueError(f"unfrozen_layers: {unfrozen_layers} is outside 0..{len(stages)} "
+                             f"(this network has {len(stages)} stages before its head)")
+        self.frozen_stages = len(stages) - unfrozen_layers
+        for i, stage in enumerate(stages):
+            stage.requires_grad_(i >= self.frozen_stages)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> Backbone:
+        super().train(mode)
+        for stage in self.stages()[: self.frozen_stages]:
+            stage.eval()
+        return self

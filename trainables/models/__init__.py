@@ -14,15 +14,21 @@ from torch import nn
 Builder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
 _REGISTRY: dict[str, Builder] = {}
 _INPUTS: dict[str, tuple[str, ...]] = {}
+_RAW_INPUT: set[str] = set()
 SPECTROGRAMS = ("logmel", "mfcc")
 
 
-def register(name: str, inputs: tuple[str, ...]) -> Callable[[Builder], Builder]:
-    """Register a builder under `name`, reading the given representations."""
+def register(name: str, inputs: tuple[str, ...],
+             raw_input: bool = False) -> Callable[[Builder], Builder]:
+    """Register a builder under `name`, reading the given representations; `raw_input`
+    models normalise their input themselves (as a pretrained network's first layer does)
+    and get it without the train-split standardisation."""
 
     def add(builder: Builder) -> Builder:
         _REGISTRY[name] = builder
         _INPUTS[name] = inputs
+        if raw_input:
+            _RAW_INPUT.add(name)
         return builder
 
     return add
@@ -32,6 +38,11 @@ def inputs(name: str) -> tuple[str, ...]:
     """The representations model `name` reads."""
     _load_all()
     return _INPUTS[name]
+
+
+def wants_raw_input(name: str) -> bool:
+    _load_all()
+    return name in _RAW_INPUT
 
 
 def names() -> list[str]:
@@ -53,4 +64,4 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def _load_all() -> None:
-    from . import cnn1d, cnn2d, mlp, resnet_cifar  # noqa: F401  (each registers itself)
+    from . import cnn1d, cnn2d, mlp, panns, resnet, resnet_cifar  # noqa: F401  (each registers)
