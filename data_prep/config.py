@@ -44,6 +44,35 @@ class CsvConfig:
 
 
 @dataclass(frozen=True)
+class EmbedConfig:
+    """Train on a network's activations instead (`python -m data_prep.embed`): a registered
+    pretrained `model` with its `pretrained` weights file, or a trained `checkpoint` (a
+    checkpoint folder or an exported model.pt), over the representation prepared above."""
+
+    model: str | None = None  # e.g. panns_cnn6, resnet50
+    pretrained: str | None = None
+    checkpoint: str | None = None
+    layers: tuple[str, ...] = ("pooled",)  # submodule names, or "pooled" (before the head)
+    batch_size: int = 64
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model or self.checkpoint)
+
+    def validate(self, where: str) -> None:
+        if self.model and self.checkpoint:
+            raise ConfigError(f"{where}.checkpoint: give embed.model (with pretrained) or "
+                              "embed.checkpoint, not both")
+        if self.model and not self.pretrained:
+            raise ConfigError(f"{where}.pretrained: embed.model {self.model!r} needs its "
+                              "weights file (an untrained network's activations carry nothing)")
+        if self.enabled and not self.layers:
+            raise ConfigError(f"{where}.layers: name at least one layer, e.g. [pooled]")
+        if self.batch_size < 1:
+            raise ConfigError(f"{where}.batch_size: must be at least 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     # `synthetic` (the built-in demo dataset, made on first use), a folder, or a CSV file.
     source: str = "synthetic"
@@ -70,6 +99,12 @@ class DatasetConfig:
     val_fold: int | None = None
     test_fold: int | None = None
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+
+    @property
+    def output_representation(self) -> str:
+        """What the shards a model reads hold: the representation, or its embeddings."""
+        return "embedding" if self.embed.enabled else self.representation
 
     @property
     def clip_samples(self) -> int:
@@ -124,6 +159,7 @@ class DatasetConfig:
             raise ConfigError(f"{where}: val_fraction and test_fraction must lie in (0, 1)")
         if self.val_fraction + self.test_fraction >= 1:
             raise ConfigError(f"{where}: val_fraction + test_fraction leaves no training data")
+        self.embed.validate(f"{where}.embed")
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:

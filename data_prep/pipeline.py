@@ -8,7 +8,6 @@ temporary folder renamed into place when complete, so an interrupted run leaves 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from . import representations, synthetic
-from .config import CsvConfig, DatasetConfig
+from .atomic import building
+from .config import CsvConfig, DatasetConfig, EmbedConfig
 from .fingerprint import fingerprint
 from .sources import list_source, noise_files
 from .splits import assign_splits, splits_from_folds
@@ -94,11 +94,17 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
     """Prepare (or reuse) the shards for `config`; return where they are and the manifest."""
     import ray
 
-    started = time.perf_counter()
     cache_root = Path(cache_root).resolve()
+    if config.embed.enabled:
+        from .embed import embed_prepared
+
+        base = prepare(config.replace(embed=EmbedConfig()), cache_root, progress)
+        return embed_prepared(base, config.embed, cache_root)
+    started = time.perf_counter()
     source, config = resolve_source(config, cache_root)
     clips = list_clips(config, source)
-    params = {k: v for k, v in config.to_dict().items() if k not in ("source", "synthetic")}
+    params = {k: v for k, v in config.to_dict().items()
+              if k not in ("source", "synthetic", "embed")}
     fp = fingerprint(clips, params)
     target = cache_root / "shards" / fp
     if (target / "manifest.json").exists():
@@ -110,9 +116,7 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
     multi_label = bool(config.csv.separator) or bool((clips["labels"].str.len() > 1).any())
     column = config.representation
 
-    tmp = target.parent / f".{fp}.tmp-{time.time_ns()}"
-    tmp.mkdir(parents=True)
-    try:
+    with building(target) as tmp:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress
         # With its per-operator reservation, Ray Data runs about one task at a time on a
@@ -176,11 +180,4 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
             manifest["feature_names"] = representations.feature_names()
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         pd.DataFrame(rejected, columns=["id", "reason"]).to_csv(tmp / "rejected.csv", index=False)
-        if target.exists():  # a concurrent run finished first; its shards are equivalent
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return Prepared(target, manifest, False, time.perf_counter() - started)

@@ -1,7 +1,8 @@
 """`python -m data_prep.run SOURCE [options]`: prepare a dataset into shards, with a summary.
 
 Options are the keys of a space YAML's `dataset:` section (`--sample_rate 16000`,
-`--representation logmel`, `--csv.label_column genre`, `--synthetic.clips_per_class 50`);
+`--representation logmel`, `--csv.label_column genre`, `--synthetic.clips_per_class 50`,
+`--embed.model panns_cnn6 --embed.pretrained Cnn6.pth --embed.layers "[fc1]"`);
 `--space spaces/x.yaml` starts from that file's section.
 """
 
@@ -16,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from .config import ConfigError, CsvConfig, DatasetConfig, SyntheticConfig
+from .config import ConfigError, CsvConfig, DatasetConfig, EmbedConfig, SyntheticConfig
 
-NESTED = {"csv": CsvConfig, "synthetic": SyntheticConfig}
+NESTED = {"csv": CsvConfig, "synthetic": SyntheticConfig, "embed": EmbedConfig}
 
 
 def _option_names() -> list[str]:

@@ -14,21 +14,53 @@ def read_manifest(shard_dir: str | Path) -> dict[str, Any]:
     return json.loads((Path(shard_dir) / "manifest.json").read_text())
 
 
-def read_split(shard_dir: str | Path, split: str, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of one split: x float32 with the manifest's shape; y the int64 labels, or a
-    float32 multi-hot matrix (clips, classes) for multi-label data."""
+EMBEDDING = "embedding"  # the representation of shards made by `data_prep.embed`
+
+
+def embedding_column(layer: str) -> str:
+    return f"{EMBEDDING}.{layer}"
+
+
+def input_columns(manifest: dict[str, Any], layer: str | None = None) -> list[str]:
+    """The columns a model reads: the representation's, or the embedding columns of `layer`
+    ("conv_block4", several joined by "+", or all when None)."""
+    if manifest["representation"] != EMBEDDING:
+        return [manifest["representation"]]
+    return [embedding_column(name) for name in layer_names(layer, manifest["layers"])]
+
+
+def layer_names(choice: str | None, available: list[str]) -> list[str]:
+    if choice is None:
+        return list(available)
+    names = str(choice).split("+")
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise ValueError(f"layer: {unknown[0]!r} was not embedded; choose from {available} "
+                         "(several joined by '+')")
+    return names
+
+
+def read_split(shard_dir: str | Path, split: str,
+               columns: str | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of one split: x float32 with the manifest's shape (several vector columns are
+    joined end to end); y the int64 labels, or a float32 multi-hot matrix (clips, classes)
+    for multi-label data."""
     shard_dir = Path(shard_dir)
     manifest = read_manifest(shard_dir)
-    shape = manifest["shapes"][column]
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    shapes = [manifest["shapes"][c] for c in columns]
+    shape = shapes[0] if len(columns) == 1 else [sum(int(np.prod(s)) for s in shapes)]
     classes = len(manifest["label_names"])
     multi = manifest.get("multi_label", False)
     path = shard_dir / f"{split}.parquet"
     if not path.exists():
         y = np.zeros((0, classes), np.float32) if multi else np.zeros(0, np.int64)
         return np.zeros((0, *shape), np.float32), y
-    table = pq.read_table(path, columns=[column, "labels" if multi else "label"])
-    values = table.column(column).combine_chunks().flatten().to_numpy()
-    x = values.astype(np.float32, copy=False).reshape(len(table), *shape)
+    table = pq.read_table(path, columns=[*columns, "labels" if multi else "label"])
+    parts = [table.column(c).combine_chunks().flatten().to_numpy().reshape(len(table), -1)
+             for c in columns]
+    x = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+    x = x.astype(np.float32, copy=False).reshape(len(table), *shape)
     if not multi:
         return x, table.column("label").to_numpy().astype(np.int64)
     y = np.zeros((len(table), classes), np.float32)

@@ -149,3 +149,37 @@ def test_loop_knobs_run_together():
     assert reports[-1]["train_loss"] < 0.2 <= reports[-2]["train_loss"]
     assert reports[1]["lr"] > reports[0]["lr"]  # warming up
     assert reports[-1]["val_accuracy"] > reports[0]["val_accuracy"]
+
+
+def _vector_data(seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(60) % 3
+    x = rng.normal(5, 2, (60, 6)).astype(np.float32)
+    x[np.arange(60), y] += 6
+    x[0, 5] = 500.0  # one outlier, as activations have
+    return TrialData(x, y, x[:12].copy(), y[:12].copy(), ["a", "b", "c"], x.mean(0), x.std(0),
+                     "features")
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax", "clip"])
+def test_input_scaling_variants_reach_the_model_and_its_checkpoint(kind):
+    from trainables.data import normalise
+    from trainables.trained import TrainedModel
+
+    data = _vector_data()
+    reports = []
+    fit({"model": "mlp", "input_scaling": kind, "clip_value": 2.0, "max_epochs": 20,
+         "lr": 1e-2}, data, lambda metrics, state: reports.append((metrics, state)))
+    metrics, state = reports[-1]
+    assert metrics["val_accuracy"] > 0.8
+    seen = normalise(data.x_train, state["normalisation"])
+    if kind == "minmax":
+        assert np.allclose(seen.min(axis=0), 0) and np.allclose(seen.max(axis=0), 1)
+    elif kind == "clip":
+        assert seen.max() == pytest.approx(2.0) and seen.min() >= -2.0
+    else:
+        assert seen[0, 5] > 5  # the outlier stays an outlier
+    trained = TrainedModel(torch.nn.Identity(), {**state, "input_shape": [6]})
+    assert np.allclose(trained.inputs(data.x_train).numpy(), seen)
+    with pytest.raises(ValueError, match=r"input_scaling: 'robust' is not one of"):
+        data.scaled("robust")

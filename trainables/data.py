@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from data_prep.decode import Rejected, read_audio
-from data_prep.shards import read_manifest, read_split
+from data_prep.shards import EMBEDDING, input_columns, layer_names, read_manifest, read_split
 
 DATA_PREFIX = "data."  # space keys that choose a preparation variant, e.g. data.n_mels
 
@@ -34,6 +35,17 @@ class TrialData:
     representation: str = "waveform"
     crop_length: int | None = None  # last-axis length a model sees, when shards keep more
     noise_bank: np.ndarray | None = None  # background-noise excerpts, (k, samples)
+    # Embedding shards: each layer's slice of the feature vector, and the slice sizes a
+    # model reads (one branch per layer).
+    layers: dict[str, tuple[int, int]] | None = None
+    input_splits: list[int] | None = None
+    normalised: bool = True  # False: the train-split standardisation is off (raw input)
+    clip: float | None = None  # standardised values clipped to +-clip
+
+    @property
+    def normalisation(self) -> dict[str, Any]:
+        """How inputs are scaled, as checkpoints store it (see `normalise`)."""
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "clip": self.clip}
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -52,15 +64,74 @@ class TrialData:
     def from_shards(cls, shard_dir: str | Path) -> TrialData:
         """Train and val only: the test split stays out of every trial."""
         manifest = read_manifest(shard_dir)
-        column = manifest["representation"]
-        x_train, y_train = read_split(shard_dir, "train", column)
-        x_val, y_val = read_split(shard_dir, "val", column)
-        stats = manifest["normalisation"][column]
+        representation = manifest["representation"]
+        columns = input_columns(manifest)
+        x_train, y_train = read_split(shard_dir, "train", columns)
+        x_val, y_val = read_split(shard_dir, "val", columns)
+        mean, std = normalisation(manifest, columns)
         crop = _crop_length(manifest)
-        noise = _noise_bank(manifest) if column == "waveform" else None
-        return cls(x_train, y_train, x_val, y_val, manifest["label_names"],
-                   np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32),
-                   column, crop, noise)
+        noise = _noise_bank(manifest) if representation == "waveform" else None
+        layers = None
+        if representation == EMBEDDING:
+            sizes = [manifest["shapes"][c][0] for c in columns]
+            ends = np.cumsum(sizes).tolist()
+            layers = {name: (end - size, end)
+                      for name, size, end in zip(manifest["layers"], sizes, ends, strict=True)}
+        return cls(x_train, y_train, x_val, y_val, manifest["label_names"], mean, std,
+                   representation, crop, noise, layers)
+
+    def select_layers(self, choice: str | None) -> TrialData:
+        """The embedding layers a trial's `layer` names ("fc1", "conv_block4+fc1"; all when
+        None), joined end to end, with the size of each."""
+        names = layer_names(choice, list(self.layers or {}))
+        spans = [self.layers[name] for name in names]
+
+        def take(a: np.ndarray) -> np.ndarray:
+            return np.concatenate([a[..., start:stop] for start, stop in spans], axis=-1)
+
+        return dataclasses.replace(
+            self, x_train=take(self.x_train), x_val=take(self.x_val), mean=take(self.mean),
+            std=take(self.std), layers=None,
+            input_splits=[stop - start for start, stop in spans])
+
+    def scaled(self, kind: str = "standard", clip: float = 3.0) -> TrialData:
+        """`input_scaling`, the SoundNet seed's preprocessing variants: `standard` (train
+        mean and std), `minmax` (train minimum to 0, maximum to 1), `clip` (standard, then
+        clipped to +-`clip_value`)."""
+        if kind == "standard":
+            return self
+        if kind == "clip":
+            return dataclasses.replace(self, clip=float(clip))
+        if kind == "minmax":
+            shape = (1,) * (self.x_train.ndim - 1 - self.mean.ndim) + self.mean.shape
+            axes = (0, *(i + 1 for i, size in enumerate(shape) if size == 1))
+            low = self.x_train.min(axis=axes).reshape(self.mean.shape)
+            high = self.x_train.max(axis=axes).reshape(self.mean.shape)
+            return dataclasses.replace(self, mean=low.astype(np.float32),
+                                       std=np.maximum(high - low, 1e-6).astype(np.float32))
+        raise ValueError(f"input_scaling: {kind!r} is not one of ['standard', 'minmax', 'clip']")
+
+    def unnormalised(self) -> TrialData:
+        return dataclasses.replace(self, mean=np.zeros_like(self.mean),
+                                   std=np.ones_like(self.std), normalised=False)
+
+
+def normalise(x: np.ndarray, normalisation: Mapping[str, Any]) -> np.ndarray:
+    """Shard-format arrays scaled as a model saw them in training."""
+    mean = np.asarray(normalisation["mean"], np.float32)
+    std = np.asarray(normalisation["std"], np.float32)
+    z = ((x - mean) / std).astype(np.float32, copy=False)
+    clip = normalisation.get("clip")
+    return np.clip(z, -clip, clip) if clip else z
+
+
+def normalisation(manifest: dict, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Train-split mean and std of the columns, joined as `read_split` joins them."""
+    stats = [manifest["normalisation"][c] for c in columns]
+    mean, std = ([np.asarray(s[key], np.float32) for s in stats] for key in ("mean", "std"))
+    if len(columns) == 1:
+        return mean[0], std[0]
+    return np.concatenate([m.ravel() for m in mean]), np.concatenate([s.ravel() for s in std])
 
 
 def _crop_length(manifest: dict) -> int | None:

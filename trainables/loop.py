@@ -8,7 +8,9 @@ Config keys (besides the model's): `optimizer` (adam, adamw, sgd), `lr`, `weight
 `schedules.Schedule`), `warmup_epochs`, `patience` (early stop on val_loss),
 `min_train_loss` (stop once reached), `grad_clip` (max gradient norm), `sampling` and
 `oversample_to` (see `sampling.epoch_order`), `loss`, `focal_gamma`, `class_weights`
-(see `losses.make_loss`), augmentation keys (see `augment.Augmenter`), `amp`, `seed`.
+(see `losses.make_loss`), augmentation keys (see `augment.Augmenter`), `amp`, `seed`;
+`pretrained`, `unfrozen_layers`, `head_lr` (see `pretrained`); `layer` for embedding inputs
+(see `TrialData.select_layers`); `input_scaling`, `clip_value` (see `TrialData.scaled`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import models
+from . import models, pretrained
 from .augment import Augmenter, centre_crop, random_crop
-from .data import TrialData
+from .data import TrialData, normalise
 from .losses import make_loss
 from .metrics import score_all
 from .sampling import epoch_order
@@ -96,6 +98,13 @@ def fit(
     resume: dict[str, Any] | None = None,
 ) -> None:
     config = {**DEFAULTS, **config}
+    if data.layers:
+        data = data.select_layers(config.get("layer"))
+        config["input_splits"] = data.input_splits  # the model builds one branch per layer
+    if models.wants_raw_input(config["model"]):
+        data = data.unnormalised()
+    else:
+        data = data.scaled(config.get("input_scaling", "standard"), config.get("clip_value", 3))
     torch.manual_seed(config["seed"])
     device = pick_device()
     use_amp = bool(config["amp"]) and device.type == "cuda"
@@ -103,7 +112,7 @@ def fit(
     store = data_device(device, data.x_train, data.x_val)
 
     def to_tensor(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy((x - data.mean) / data.std).float().to(store)
+        return torch.from_numpy(normalise(x, data.normalisation)).to(store)
 
     x_train, x_val = to_tensor(data.x_train), to_tensor(data.x_val)
     if data.crop_length:
@@ -118,10 +127,12 @@ def fit(
 
     targets_train = as_targets(data.y_train).to(store)
     noise = torch.from_numpy(data.noise_bank).to(store) if data.noise_bank is not None else None
-    augment = Augmenter(config, data.representation, noise)
+    augment = Augmenter(config, data.representation, noise, data.normalised)
 
-    model = models.build(config["model"], config, data.input_shape, classes).to(device)
-    optimizer = make_optimizer(config, model.parameters())
+    model = models.build(config["model"], config, data.input_shape, classes)
+    pretrained.prepare(model, config, load=resume is None)
+    model.to(device)
+    optimizer = make_optimizer(config, pretrained.param_groups(model, config))
     schedule = Schedule(config, optimizer)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
     loss_fn = make_loss(config, data.y_train, classes, multi).to(device)
@@ -208,7 +219,7 @@ def fit(
             "label_names": data.label_names,
             "multi_label": multi,
             "representation": data.representation,
-            "normalisation": {"mean": data.mean.tolist(), "std": data.std.tolist()},
+            "normalisation": data.normalisation,
         }
         report(metrics, state)
         if metrics["stop_reason"]:

@@ -1,4 +1,6 @@
-"""MLP over a feature vector (the genre seed's summary features, or embeddings)."""
+"""MLP over a feature vector (the genre seed's summary features, or embeddings); over
+several embedding layers at once, one MLP per layer with their logits averaged, as the
+SoundNet seed's heads."""
 
 from __future__ import annotations
 
@@ -38,15 +40,34 @@ class MLP(nn.Module):
         return self.head(self.body(x.flatten(1)))
 
 
-@register("mlp", inputs=("features", "waveform", "logmel", "mfcc"))
-def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> MLP:
-    """`hidden` is a list of sizes, or `hidden_layers` x `hidden_units` (searchable as ints)."""
+class BranchedMLP(nn.Module):
+    """One MLP per slice of the input (an embedding layer each); logits averaged."""
+
+    def __init__(self, splits: Sequence[int], num_classes: int, **options: Any):
+        super().__init__()
+        self.splits = list(splits)
+        self.branches = nn.ModuleList(MLP(size, num_classes, **options) for size in splits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = x.flatten(1).split(self.splits, dim=1)
+        return torch.stack([branch(part) for branch, part in zip(self.branches, parts,
+                                                                  strict=True)]).mean(dim=0)
+
+
+@register("mlp", inputs=("features", "embedding", "waveform", "logmel", "mfcc"))
+def build(config: Mapping[str, Any], input_shape: tuple[int, ...],
+          num_classes: int) -> nn.Module:
+    """`hidden` is a list of sizes, or `hidden_layers` x `hidden_units` (searchable as ints);
+    `input_splits` (set by the loop for several embedding layers) gives one branch each."""
     if "hidden" in config:
         hidden = list(config["hidden"])
     else:
         hidden = [config.get("hidden_units", 256)] * config.get("hidden_layers", 2)
+    options = {k: config[k] for k in ("norm", "act", "dropout", "init") if k in config}
+    splits = config.get("input_splits")
+    if splits and len(splits) > 1:
+        return BranchedMLP(splits, num_classes, hidden=hidden, **options)
     in_features = 1
     for size in input_shape:
         in_features *= size
-    keys = ("norm", "act", "dropout", "init")
-    return MLP(in_features, num_classes, hidden, **{k: config[k] for k in keys if k in config})
+    return MLP(in_features, num_classes, hidden, **options)

@@ -1,0 +1,248 @@
+"""`python -m data_prep.embed SHARDS --model panns_cnn6 --pretrained Cnn6_mAP=0.343.pth
+--layers conv_block4 fc1 pooled`: run a pretrained network (or, with `--checkpoint`, the
+best model of an earlier search) over prepared shards, and store each named layer's
+activations, pooled over time and frequency, as `embedding.<layer>` columns of new shards
+that `mlp` trains on. Cached by fingerprint like any preparation; a space gets the same
+through its dataset's `embed:` section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from .atomic import building
+from .config import ConfigError, EmbedConfig
+from .pipeline import SPLITS, Prepared
+from .shards import EMBEDDING, embedding_column, layer_names, read_manifest
+from .worker import fixed_shape_column
+
+POOLED = "pooled"  # the vector a network's global pooling hands to its dense layers
+VERSION = 1
+
+
+def _file_stamp(path: str | None) -> list:
+    if not path:
+        return []
+    target = Path(path).expanduser().resolve()
+    if target.is_dir():
+        target = target / "state.pt"
+    stat = target.stat() if target.exists() else None
+    return [str(target), stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1]
+
+
+def embedding_fingerprint(base: dict[str, Any], config: EmbedConfig) -> str:
+    digest = hashlib.sha256(json.dumps({
+        "v": VERSION, "base": base["fingerprint"], "model": config.model,
+        "layers": list(config.layers), "pretrained": _file_stamp(config.pretrained),
+        "checkpoint": _file_stamp(config.checkpoint)}, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+class Network:
+    """A network ready to embed shard-format arrays, scaled and cropped as it expects."""
+
+    def __init__(self, config: EmbedConfig, manifest: dict[str, Any]):
+        import torch
+
+        from trainables import models
+        from trainables.pretrained import load_pretrained
+        from trainables.trained import TrainedModel
+
+        representation = manifest["representation"]
+        shape = tuple(manifest["shapes"][representation])
+        if config.checkpoint:
+            self.trained = TrainedModel.load(config.checkpoint)
+            if self.trained.state["representation"] != representation:
+                raise ConfigError(
+                    f"embed.checkpoint: {config.checkpoint} reads "
+                    f"{self.trained.state['representation']}, the shards hold "
+                    f"{representation}; prepare them as it was trained")
+        else:
+            if config.model not in models.names():
+                raise ConfigError(f"embed.model: {config.model!r} is not one of "
+                                  f"{models.names()}")
+            if representation not in models.inputs(config.model):
+                raise ConfigError(f"embed.model: {config.model} reads "
+                                  f"{list(models.inputs(config.model))}, not {representation}")
+            model = models.build(config.model, {}, shape, len(manifest["label_names"]))
+            load_pretrained(model, config.pretrained)
+            stats = manifest["normalisation"][representation]
+            if models.wants_raw_input(config.model):
+                stats = {"mean": 0.0, "std": 1.0}
+            self.trained = TrainedModel(model, {"normalisation": stats,
+                                                "input_shape": list(shape)})
+        self.model = self.trained.model
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.eval().to(self.device)
+        self.layers = list(config.layers)
+        self.modules = {name: self._module(name) for name in self.layers}
+
+    def _module(self, name: str):
+        model = self.model
+        if name == POOLED:
+            return getattr(model, "pool", None) or model.head
+        try:
+            return model.get_submodule(name)
+        except AttributeError:
+            names = [n for n, _ in model.named_children()] + [POOLED]
+            raise ConfigError(f"embed.layers: {name!r} is not a layer of "
+                              f"{type(model).__name__}; choose from {names}") from None
+
+    def _pool(self, activation):
+        """A layer's output as one vector per clip, pooled as the network pools."""
+        from trainables.blocks import GlobalPool
+
+        if activation.dim() == 4:
+            pool = getattr(self.model, "pool", None)
+            return (pool if isinstance(pool, GlobalPool) else GlobalPool())(activation)
+        if activation.dim() == 3:
+            return activation.amax(dim=-1) + activation.mean(dim=-1)
+        return activation.flatten(1)
+
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        captured: dict[str, Any] = {}
+        hooks = []
+        for name, module in self.modules.items():
+            if name == POOLED and module is getattr(self.model, "head", None):
+                def grab_input(_m, args, name=name):
+                    captured[name] = args[0]
+                hooks.append(module.register_forward_pre_hook(grab_input))
+            else:
+                def grab_output(_m, _args, output, name=name):
+                    captured[name] = output
+                hooks.append(module.register_forward_hook(grab_output))
+        try:
+            tensor = self.trained.inputs(x)
+            with torch.no_grad():
+                self.model(tensor.to(self.device))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        # Pooled after the hooks are gone: pooling runs the network's own pool module.
+        with torch.no_grad():
+            return {name: self._pool(captured[name]).float().cpu().numpy()
+                    for name in self.layers}
+
+
+def embed_arrays(x: np.ndarray, manifest: dict[str, Any], layer: str | None) -> np.ndarray:
+    """Arrays of the representation an embedding manifest was made from -> the embedding
+    columns `layer` names, joined as `read_split` joins them (for new files at predict)."""
+    config = EmbedConfig(**{**manifest["params"]["embed"],
+                            "layers": tuple(manifest["params"]["embed"]["layers"])})
+    network = Network(config, read_manifest(manifest["embedded_from"]))
+    values = network(x)
+    return np.concatenate([values[name] for name in layer_names(layer, manifest["layers"])],
+                          axis=1)
+
+
+def _embed_split(network: Network, source: Path, out: Path, column: str,
+                 shape: tuple[int, ...], batch_size: int) -> dict[str, list[np.ndarray]]:
+    """Embed every part of one split into `out`; return each layer's embeddings."""
+    totals: dict[str, list[np.ndarray]] = {}
+    for part in sorted(source.glob("part-*.parquet")):
+        table = pq.read_table(part)
+        x = np.asarray(table.column(column).combine_chunks().flatten().to_numpy())
+        x = x.astype(np.float32, copy=False).reshape(len(table), *shape)
+        layers: dict[str, list[np.ndarray]] = {name: [] for name in network.layers}
+        for i in range(0, len(x), batch_size):
+            for name, values in network(x[i : i + batch_size]).items():
+                layers[name].append(values)
+        kept = table.drop([column])
+        for name, chunks in layers.items():
+            values = np.concatenate(chunks)
+            kept = kept.append_column(embedding_column(name), fixed_shape_column(values))
+            totals.setdefault(name, []).append(values)
+        (out / part.name).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(kept, out / part.name, use_dictionary=["id", "split"])
+    return totals
+
+
+def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) -> Prepared:
+    """Embed prepared shards (or reuse an earlier embedding of them)."""
+    started = time.perf_counter()
+    fp = embedding_fingerprint(base.manifest, config)
+    target = Path(cache_root).resolve() / "shards" / fp
+    if (target / "manifest.json").exists():
+        return Prepared(target, read_manifest(target), True, time.perf_counter() - started)
+    network = Network(config, base.manifest)
+    column = base.manifest["representation"]
+    shape = tuple(base.manifest["shapes"][column])
+    with building(target) as tmp:
+        dims: dict[str, int] = {}
+        normalisation: dict[str, dict[str, list[float]]] = {}
+        for split in SPLITS:
+            source = base.path / f"{split}.parquet"
+            if not source.exists():
+                continue
+            totals = _embed_split(network, source, tmp / f"{split}.parquet", column, shape,
+                                  config.batch_size)
+            for name, chunks in totals.items():
+                values = np.concatenate(chunks)
+                dims[name] = values.shape[1]
+                if split == "train":
+                    normalisation[embedding_column(name)] = {
+                        "mean": values.mean(axis=0).tolist(),
+                        "std": np.maximum(values.std(axis=0), 1e-6).tolist()}
+        manifest = {
+            **base.manifest,
+            "fingerprint": fp,
+            "representation": EMBEDDING,
+            "layers": list(config.layers),
+            "shapes": {embedding_column(n): [dims[n]] for n in config.layers},
+            "normalisation": normalisation,
+            "params": {**base.manifest["params"], "embed": dataclasses.asdict(config)},
+            "embedded_from": str(base.path),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        shutil.copy(base.path / "rejected.csv", tmp / "rejected.csv")
+    return Prepared(target, manifest, False, time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m data_prep.embed",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("shards", type=Path, help="a prepared shard folder (results/shards/...)")
+    parser.add_argument("--model", help="a pretrained network, e.g. panns_cnn6, resnet50")
+    parser.add_argument("--pretrained", help="its weights file")
+    parser.add_argument("--checkpoint", help="or a trained checkpoint folder / model.pt")
+    parser.add_argument("--layers", nargs="+", default=[POOLED],
+                        help="layers to store (default: pooled)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="where the embedded shards go (default: results/)")
+    args = parser.parse_args(argv)
+    config = EmbedConfig(args.model, args.pretrained, args.checkpoint, tuple(args.layers),
+                         args.batch_size)
+    try:
+        if not config.enabled:
+            raise ConfigError("give --model with --pretrained, or --checkpoint")
+        config.validate("embed")
+        if not (args.shards / "manifest.json").exists():
+            raise ConfigError(f"{args.shards}: no manifest.json; prepare the data first "
+                              "(python -m data_prep.run)")
+        base = Prepared(args.shards.resolve(), read_manifest(args.shards), True, 0.0)
+        done = embed_prepared(base, config, args.results)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    verb = "reused" if done.reused else f"made in {done.seconds:.1f}s"
+    dims = {k.removeprefix(f"{EMBEDDING}."): v[0] for k, v in done.manifest["shapes"].items()}
+    print(f"Embeddings {verb}: {done.path}\n  layers and sizes: {dims}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

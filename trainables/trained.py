@@ -1,0 +1,50 @@
+"""A trained trial's model back from its checkpoint, scoring inputs as in training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import models
+from .augment import centre_crop
+from .checkpoints import STATE_FILE
+from .data import normalise
+from .loop import predict, probabilities
+
+
+@dataclass
+class TrainedModel:
+    model: torch.nn.Module
+    state: dict[str, Any]
+
+    @classmethod
+    def load(cls, checkpoint: str | Path) -> TrainedModel:
+        """From a checkpoint folder (its state.pt) or a state file (an exported model.pt)."""
+        path = Path(checkpoint)
+        path = path / STATE_FILE if path.is_dir() else path
+        if not path.exists():
+            raise FileNotFoundError(f"no model state at {path}")
+        state = torch.load(path, weights_only=False, map_location="cpu")
+        model = models.build(state["config"]["model"], state["config"],
+                             tuple(state["input_shape"]), len(state["label_names"]))
+        model.load_state_dict(state["model"])
+        return cls(model.eval(), state)
+
+    @property
+    def label_names(self) -> list[str]:
+        return self.state["label_names"]
+
+    def inputs(self, x: np.ndarray) -> torch.Tensor:
+        """Raw shard-format arrays (n, ...) as the model saw them in training."""
+        tensor = torch.from_numpy(normalise(x, self.state["normalisation"]))
+        length = self.state["input_shape"][-1]
+        return tensor if tensor.shape[-1] == length else centre_crop(tensor, length)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Class (or label) probabilities for raw shard-format arrays (n, ...)."""
+        logits = predict(self.model, self.inputs(x), 64, torch.device("cpu"))
+        return probabilities(logits, self.state.get("multi_label", False))
