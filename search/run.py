@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "submissions: widen beyond loopback only on a trusted network)")
     parser.add_argument("--restart", action="store_true",
                         help="start afresh; an earlier run of the same name is moved aside")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one key of the space file, e.g. "
+                             "--set fixed.pretrained=~/weights/Cnn6_mAP=0.343.pth (repeatable)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved space, resources and trials at once; exit")
     return parser.parse_args(argv)
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # progress lines in order with Ray's logs
     args = parse_args(argv)
     try:
-        spec = apply_overrides(load_spec(args.space), args)
+        spec = apply_overrides(load_spec(args.space, args.set), args)
     except (ConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

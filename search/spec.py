@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from data_prep.config import ConfigError, DatasetConfig
+from data_prep.config import PRESETS, ConfigError, DatasetConfig
+from data_prep.shards import layer_names
 from trainables import models
 from trainables.data import DATA_PREFIX, variant_key
 
@@ -108,6 +109,59 @@ def _check_data_keys(space: SearchSpace, dataset: DatasetConfig) -> None:
                               "(each variant is prepared before the trials start)")
 
 
+def _local_file(value: Any, where: str) -> str:
+    """A weights or checkpoint path, absolute (trials run in their own folders) and there."""
+    path = Path(str(value)).expanduser().resolve()
+    if not path.exists():
+        raise ConfigError(
+            f"{where}: {value} does not exist; weights are never downloaded at run time: put "
+            "the file there (README: Pretrained weights) or point the key at your copy")
+    return str(path)
+
+
+def _resolve_files(raw: dict[str, Any]) -> dict[str, Any]:
+    """`pretrained` (fixed, or each choice) and `dataset.embed` files, made absolute."""
+    raw = {**raw}
+    fixed = dict(raw.get("fixed") or {})
+    if fixed.get("pretrained"):
+        fixed["pretrained"] = _local_file(fixed["pretrained"], "fixed.pretrained")
+        raw["fixed"] = fixed
+    space = raw.get("space")
+    param = space.get("pretrained") if isinstance(space, dict) else None
+    if isinstance(param, dict) and isinstance(param.get("choice"), list):
+        choices = [_local_file(v, "space.pretrained") if v else v for v in param["choice"]]
+        raw["space"] = {**space, "pretrained": {**param, "choice": choices}}
+    dataset = raw.get("dataset")
+    embed = dataset.get("embed") if isinstance(dataset, dict) else None
+    if isinstance(embed, dict):
+        embed = {**embed, **{key: _local_file(embed[key], f"dataset.embed.{key}")
+                             for key in ("pretrained", "checkpoint") if embed.get(key)}}
+        raw["dataset"] = {**dataset, "embed": embed}
+    return raw
+
+
+def _values(space: SearchSpace, key: str) -> list[Any]:
+    """Every value `key` can take: its fixed value or its choices."""
+    if key in space.fixed:
+        return [space.fixed[key]]
+    return [v for p in space.params if p.name == key and p.kind == "choice" for v in p.args]
+
+
+def _check_pretrained(trainable: str, space: SearchSpace, dataset: DatasetConfig) -> None:
+    if trainable.startswith("panns_") and any(_values(space, "pretrained")):
+        differ = {k: getattr(dataset, k) for k, v in PRESETS["panns"].items()
+                  if getattr(dataset, k) != v}
+        if differ:
+            raise ConfigError(f"dataset: the published {trainable} weights expect the PANNs "
+                              f"front end; set dataset.preset: panns (now {differ})")
+    if dataset.embed.enabled:
+        for value in _values(space, "layer"):
+            try:
+                layer_names(value, list(dataset.embed.layers))
+            except ValueError as error:
+                raise ConfigError(f"space.{error} (dataset.embed.layers)") from None
+
+
 def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     if not isinstance(raw, dict):
         raise ConfigError("the space file must hold a mapping of keys at the top level")
@@ -142,15 +196,17 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     fixed = raw.get("fixed") or {}
     if not isinstance(fixed, dict):
         raise ConfigError("fixed: expected a mapping of key -> value")
+    raw = _resolve_files(raw)
     dataset = DatasetConfig.from_dict(raw.get("dataset"))
-    space = SearchSpace(raw["space"], fixed)
+    space = SearchSpace(raw["space"], raw.get("fixed") or {})
     _check_data_keys(space, dataset)
+    _check_pretrained(raw["trainable"], space, dataset)
     readable = models.inputs(raw["trainable"])
     for variant in _variants(dataset, space).values():
-        if variant.representation not in readable:
+        if variant.output_representation not in readable:
             raise ConfigError(
                 f"dataset.representation: {raw['trainable']!r} reads {list(readable)}, not "
-                f"{variant.representation!r}"
+                f"{variant.output_representation!r}"
             )
     searcher = _section(raw, "searcher", SEARCHERS, "optuna_tpe")
     num_samples = raw.get("num_samples", 10)
@@ -175,7 +231,32 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     )
 
 
-def load_spec(path: str | Path) -> Spec:
+def set_key(raw: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """Apply one `--set dotted.key=value` (the value read as YAML) to a space's mapping."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. fixed.pretrained=Cnn6.pth")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {assignment}: the value is not valid YAML: {error}") from None
+    raw = {**raw}
+    node = raw
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = {}
+        elif not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a mapping")
+        node[part] = {**child}
+        node = node[part]
+    node[parts[-1]] = value
+    return raw
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:
+    """Read and validate a space file, with `--set KEY=VALUE` overrides applied first."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"space file {path} does not exist; see spaces/ for examples")
@@ -183,6 +264,10 @@ def load_spec(path: str | Path) -> Spec:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    for assignment in overrides:
+        if not isinstance(raw, dict):
+            break
+        raw = set_key(raw, assignment)
     try:
         return parse_spec(raw, default_name=path.stem)
     except ConfigError as error:

@@ -114,3 +114,74 @@ def test_space_survives_pickling_as_optuna_search_saves_it():
     restored = pickle.loads(pickle.dumps(space))
     assert restored.names == space.names
     assert sample(restored, 3, seed=1) == sample(space, 3, seed=1)
+
+
+PANNS = {"trainable": "panns_cnn6", "metric": "val_accuracy", "mode": "max",
+         "dataset": {"preset": "panns", "representation": "logmel"},
+         "space": {"unfrozen_layers": {"int": [0, 6]}}}
+
+
+def test_a_missing_weights_file_is_named_before_anything_runs(tmp_path):
+    raw = {**PANNS, "fixed": {"pretrained": str(tmp_path / "Cnn6_mAP=0.343.pth")}}
+    with pytest.raises(ConfigError, match=r"^fixed\.pretrained: .*Cnn6_mAP=0\.343\.pth does "
+                                          r"not exist; weights are never downloaded"):
+        parse_spec(raw)
+    raw = {**PANNS, "space": {"pretrained": {"choice": [str(tmp_path / "a.pth")]}}}
+    with pytest.raises(ConfigError, match=r"^space\.pretrained: .*a\.pth does not exist"):
+        parse_spec(raw)
+
+
+def test_weight_paths_become_absolute_for_trials_that_run_in_their_own_folders(
+        tmp_path, monkeypatch):
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "w.pth").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    spec = parse_spec({**PANNS, "fixed": {"pretrained": "weights/w.pth"}})
+    assert spec.space.fixed["pretrained"] == str(tmp_path / "weights" / "w.pth")
+    assert spec.raw["fixed"]["pretrained"] == str(tmp_path / "weights" / "w.pth")
+
+
+def test_published_panns_weights_need_their_front_end(tmp_path):
+    (tmp_path / "w.pth").write_bytes(b"")
+    raw = {**PANNS, "dataset": {"representation": "logmel", "sample_rate": 16000},
+           "fixed": {"pretrained": str(tmp_path / "w.pth")}}
+    with pytest.raises(ConfigError, match=r"^dataset: .*set dataset\.preset: panns .*"
+                                          r"'sample_rate': 16000"):
+        parse_spec(raw)
+    parse_spec({**raw, "fixed": {}})  # trained from scratch, any front end will do
+
+
+def test_embedding_spaces_check_layers_and_representation(tmp_path):
+    (tmp_path / "w.pth").write_bytes(b"")
+    raw = {"trainable": "mlp", "metric": "val_accuracy", "mode": "max",
+           "dataset": {"preset": "panns", "representation": "logmel",
+                       "embed": {"model": "panns_cnn6", "pretrained": str(tmp_path / "w.pth"),
+                                 "layers": ["conv_block4", "fc1"]}},
+           "space": {"layer": {"choice": ["fc1", "conv_block4+fc1", "conv_block2"]}}}
+    with pytest.raises(ConfigError, match=r"^space\.layer: 'conv_block2' was not embedded; "
+                                          r"choose from \['conv_block4', 'fc1'\]"):
+        parse_spec(raw)
+    raw["space"]["layer"]["choice"].pop()
+    assert parse_spec(raw).dataset.output_representation == "embedding"
+    with pytest.raises(ConfigError, match=r"'cnn2d' reads .* not 'embedding'"):
+        parse_spec({**raw, "trainable": "cnn2d", "space": {"lr": {"uniform": [0.1, 0.2]}}})
+    both = copy.deepcopy(raw)
+    both["dataset"]["embed"]["checkpoint"] = str(tmp_path / "w.pth")
+    with pytest.raises(ConfigError, match=r"^dataset\.embed\.checkpoint: give embed\.model"):
+        parse_spec(both)
+
+
+def test_set_overrides_any_key_of_the_space_file(tmp_path, capsys):
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(VALID))
+    spec = load_spec(path, ["max_epochs=3", "fixed.dropout=0.25", "dataset.synthetic.seed=4",
+                            "space.lr={uniform: [0.1, 0.2]}"])
+    assert spec.max_epochs == 3 and spec.space.fixed["dropout"] == 0.25
+    assert spec.dataset.synthetic.seed == 4
+    assert [p.kind for p in spec.space.params if p.name == "lr"] == ["uniform"]
+    with pytest.raises(ConfigError, match=r"^--set mode\.x: mode is not a mapping"):
+        load_spec(path, ["mode.x=1"])
+    assert main([str(path), "--set", "max_epochs", "--dry-run"]) == 2
+    assert "--set max_epochs: expected KEY=VALUE" in capsys.readouterr().err
+    assert main([str(path), "--set", "max_epochs=0", "--dry-run"]) == 2
+    assert "max_epochs: must be at least 1" in capsys.readouterr().err
