@@ -33,11 +33,12 @@ def read_audio(path: str, max_file_mb: float) -> tuple[np.ndarray, int]:
                 raise Rejected(f"{f.channels} channels; expected mono or stereo")
             audio = f.read(dtype="float32", always_2d=True)
             rate = f.samplerate
+            notes = f.extra_info
     except Rejected:
         raise
     except Exception as error:  # libsndfile's errors share no common type
         raise Rejected(f"unreadable: {str(error).strip()}") from None
-    truncated = _truncation(path)
+    truncated = _truncation(notes)
     if truncated or len(audio) < declared:
         raise Rejected(f"truncated: {truncated or f'{len(audio)} of {declared} frames'}")
     if len(audio) == 0:
@@ -48,10 +49,10 @@ def read_audio(path: str, max_file_mb: float) -> tuple[np.ndarray, int]:
 _SHORT_CHUNK = re.compile(r"^(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 
-def _truncation(path: str) -> str:
+def _truncation(notes: str) -> str:
     """libsndfile reads a cut-off WAV or AIFF without error, shortening it silently, but
     notes in its header report that the audio chunk is shorter than declared."""
-    match = _SHORT_CHUNK.search(sf.info(path).extra_info)
+    match = _SHORT_CHUNK.search(notes)
     return f"{match[3]} of {match[2]} audio bytes present" if match else ""
 
 

@@ -91,6 +91,15 @@ def clips_per_task(clips: int, samples_per_clip: int, cpus: float) -> int:
     return int(max(8, min(by_size, by_balance, 1024)))
 
 
+def _counts(kept: pd.DataFrame, label_names: list[str]) -> dict[str, dict[str, int]]:
+    """Clips per split and label (a multi-label clip counts once under each of its labels)."""
+    pairs = kept[["split", "labels"]].explode("labels")
+    table = pd.crosstab(pairs["split"], pairs["labels"]).reindex(
+        index=list(SPLITS), columns=label_names, fill_value=0)
+    return {split: {name: int(table.at[split, name]) for name in label_names}
+            for split in SPLITS}
+
+
 def _statistics(config: DatasetConfig, total, total_sq, train_clips: int) -> dict[str, list]:
     """Train-split mean and std over the representation's pooled axes, from worker sums."""
     count = train_clips * representations.statistics_layout(config)[2]
@@ -175,14 +184,7 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
             "representation": column,
             "params": params,
             "shapes": {column: list(representations.shape(config))},
-            "counts": {
-                split: {
-                    name: int(sum(name in names for names in
-                                  kept.loc[kept["split"] == split, "labels"]))
-                    for name in label_names
-                }
-                for split in SPLITS
-            },
+            "counts": _counts(kept, label_names),
             "rejected": rejected,
             "normalisation": {column: _statistics(config, total, total_sq,
                                                   int((kept["split"] == "train").sum()))},
