@@ -67,6 +67,18 @@ def _tune_statuses(experiment_dir: Path) -> dict[str, str]:
     return statuses
 
 
+def _errored(trial_dir: Path, tune_status: str | None, results: list[dict]) -> bool:
+    """Whether a trial ended in an error. Its error.txt stays after a `max_failures` retry
+    succeeded, so Tune's status decides; without a snapshot, results after the error do."""
+    error_file = trial_dir / "error.txt"
+    if not error_file.exists():
+        return False
+    if tune_status:
+        return tune_status == "ERROR"
+    last_report = max((r.get("reported_at", 0.0) for r in results), default=0.0)
+    return error_file.stat().st_mtime >= last_report
+
+
 def read_info(experiment_dir: str | Path) -> dict[str, Any]:
     return json.loads((Path(experiment_dir) / EXPERIMENT_FILE).read_text())
 
@@ -129,7 +141,6 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
         trial_dir = params_file.parent
         params = json.loads(params_file.read_text())
         results = _read_results(trial_dir)
-        errored = (trial_dir / "error.txt").exists()
         values = [r[metric] for r in results if r.get(metric) is not None]
         finite = [v for v in values if math.isfinite(v)]
         best = (max if mode == "max" else min)(finite) if finite else math.nan
@@ -137,6 +148,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
         stop_reason = last.get("stop_reason", "")
         epochs = int(last.get("epoch", 0))
         trial_id = last.get("trial_id", trial_dir.name)
+        errored = _errored(trial_dir, statuses.get(trial_id), results)
         if errored:  # the exception's last line says what went wrong
             status = "error"
             stop_reason = (trial_dir / "error.txt").read_text().strip().splitlines()[-1][:300]

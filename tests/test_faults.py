@@ -108,3 +108,45 @@ def test_storage_uri_holds_the_experiment_and_a_rerun_resumes_it(ray_local, tmp_
     assert {p.parent.name: p.read_bytes()
             for p in (shared / "stored").glob("*/result.json")} == trial_results
     assert len(pd.read_csv(shared / "stored" / "leaderboard.csv")) == 3
+
+
+def test_max_failures_restarts_a_killed_trial_from_its_checkpoint(ray_local, tmp_path):
+    """The trial's process dies after its first epoch; the retry continues from that
+    epoch's checkpoint in a new process, and no epoch runs twice."""
+    import json
+    import threading
+
+    spec = parse_spec({
+        "name": "retry", "trainable": "cnn1d", "metric": "val_accuracy", "mode": "max",
+        "dataset": {**TINY_DATA, "clip_seconds": 1.0,
+                    "synthetic": {"clips_per_class": 40, "classes": ["tone", "beeps"]}},
+        "searcher": {"type": "random", "seed": 0}, "scheduler": {"type": "none"},
+        "max_epochs": 6, "num_samples": 1, "max_failures": 1, "fixed": FIXED,
+        "space": {"lr": {"choice": [1e-3]}},
+    })
+    killed: list[int] = []
+
+    def kill_after_first_epoch() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            for result in (tmp_path / "retry").glob("*/result.json"):
+                lines = result.read_text().splitlines()
+                if lines and json.loads(lines[0])["training_iteration"] == 1:
+                    pid = json.loads(lines[0])["pid"]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=kill_after_first_epoch, daemon=True)
+    watcher.start()
+    board = pd.read_csv(run(spec, tmp_path) / "leaderboard.csv")
+    watcher.join()
+    assert killed, "the trial finished before it could be killed"
+    rows = [json.loads(line) for result in (tmp_path / "retry").glob("*/result.json")
+            for line in result.read_text().splitlines()]
+    assert board["status"].tolist() == ["complete"] and board["epochs"].tolist() == [6]
+    epochs = [r["epoch"] for r in rows]
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 6, epochs  # none ran twice
+    assert killed[0] in {r["pid"] for r in rows}
+    assert len({r["pid"] for r in rows}) == 2  # the retry ran in a new process
