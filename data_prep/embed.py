@@ -25,7 +25,7 @@ from .atomic import building
 from .config import ConfigError, EmbedConfig
 from .pipeline import SPLITS, Prepared
 from .shards import EMBEDDING, embedding_column, layer_names, read_manifest
-from .worker import fixed_shape_column
+from .worker import fixed_shape_column, write_part
 
 POOLED = "pooled"  # the vector a network's global pooling hands to its dense layers
 VERSION = 1
@@ -166,7 +166,7 @@ def _embed_split(network: Network, source: Path, out: Path, column: str,
             kept = kept.append_column(embedding_column(name), fixed_shape_column(values))
             totals.setdefault(name, []).append(values)
         (out / part.name).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(kept, out / part.name, use_dictionary=["id", "split"])
+        write_part(kept, out / part.name)
     return totals
 
 
