@@ -189,10 +189,10 @@ def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) 
                 continue
             totals = _embed_split(network, source, tmp / f"{split}.parquet", column, shape,
                                   config.batch_size)
-            for name, chunks in totals.items():
-                values = np.concatenate(chunks)
-                dims[name] = values.shape[1]
-                if split == "train":
+            dims |= {name: chunks[0].shape[1] for name, chunks in totals.items()}
+            if split == "train":  # statistics from the train split only
+                for name, chunks in totals.items():
+                    values = np.concatenate(chunks)
                     normalisation[embedding_column(name)] = {
                         "mean": values.mean(axis=0).tolist(),
                         "std": np.maximum(values.std(axis=0), 1e-6).tolist()}

@@ -13,12 +13,16 @@ AUDIOSET_CLASSES = 527
 IMAGENET_CLASSES = 1000
 
 
+def as_published_panns(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A `panns_cnn*`'s own state dict with its head named as PANNs' `fc_audioset`."""
+    return {("fc_audioset." + k.removeprefix("head.") if k.startswith("head.") else k): v
+            for k, v in model.state_dict().items()}
+
+
 def panns_state(name: str, n_mels: int = 64) -> dict[str, torch.Tensor]:
     """A `panns_cnn*` state dict renamed as PANNs saves it: the 527-way `fc_audioset`, plus
     the STFT and mel buffers of its on-the-fly front end."""
-    model = models.build(name, {}, (n_mels, 101), AUDIOSET_CLASSES)
-    state = {("fc_audioset." + k.removeprefix("head.") if k.startswith("head.") else k): v
-             for k, v in model.state_dict().items()}
+    state = as_published_panns(models.build(name, {}, (n_mels, 101), AUDIOSET_CLASSES))
     state["spectrogram_extractor.stft.conv_real.weight"] = torch.randn(513, 1, 1024)
     state["spectrogram_extractor.stft.conv_imag.weight"] = torch.randn(513, 1, 1024)
     state["logmel_extractor.melW"] = torch.randn(513, n_mels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from published import panns_state, write_panns, write_torchvision
+from published import as_published_panns, panns_state, write_panns, write_torchvision
 
 from trainables import models
 from trainables.data import TrialData
@@ -78,8 +78,7 @@ def _eval(model):
 def test_panns_checkpoint_loads_and_reproduces_the_published_network(tmp_path, name):
     torch.manual_seed(0)
     source = _eval(models.build(name, {}, (64, 101), 527))
-    state = {("fc_audioset." + k[5:] if k.startswith("head.") else k): v
-             for k, v in source.state_dict().items()}
+    state = as_published_panns(source)
     state["logmel_extractor.melW"] = torch.randn(513, 64)
     torch.save({"model": state}, tmp_path / "published.pth")
 

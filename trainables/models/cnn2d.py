@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..blocks import activation, as_image, initialise, norm2d
+from ..blocks import GlobalPool, activation, as_image, initialise, norm2d
 from . import SPECTROGRAMS, register
 
 
@@ -58,13 +58,12 @@ class CNN2d(nn.Module):
                                       norm, act))
             c_in = c_out
         self.blocks = nn.Sequential(*blocks)
+        self.pool = GlobalPool()
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c_in, num_classes))
         initialise(self, init, act)
 
     def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(as_image(spectrogram)).mean(dim=2)  # mean over frequency
-        x = x.amax(dim=2) + x.mean(dim=2)  # max plus mean over time
-        return self.head(x)
+        return self.head(self.pool(self.blocks(as_image(spectrogram))))
 
 
 @register("cnn2d", inputs=SPECTROGRAMS)
