@@ -65,10 +65,12 @@ def load_clip(
     max_file_mb: float = 512.0,
 ) -> np.ndarray:
     audio, native_rate = read_audio(path, max_file_mb)
-    if not np.isfinite(audio).all():
+    mono = audio[:, 0] if audio.shape[1] == 1 else audio.mean(axis=1)
+    # One pass finds both: the peak of a clip with a NaN or an inf is not finite.
+    peak = np.abs(mono).max()
+    if not np.isfinite(peak):
         raise Rejected("non-finite samples (NaN or inf)")
-    mono = audio.mean(axis=1)
-    if not np.abs(mono).max() > 0:
+    if peak == 0:
         raise Rejected("silent: every sample is zero")
     if len(mono) < min_seconds * native_rate:
         raise Rejected(f"too short: {len(mono) / native_rate:.3f}s < min_seconds {min_seconds}")

@@ -24,8 +24,15 @@ import pyarrow.parquet as pq
 from .atomic import building
 from .config import ConfigError, EmbedConfig
 from .pipeline import SPLITS, Prepared
-from .shards import EMBEDDING, embedding_column, layer_names, read_manifest
-from .worker import fixed_shape_column, write_part
+from .shards import (
+    EMBEDDING,
+    array_column,
+    column_array,
+    embedding_column,
+    layer_names,
+    read_manifest,
+)
+from .worker import write_part
 
 POOLED = "pooled"  # the vector a network's global pooling hands to its dense layers
 VERSION = 1
@@ -154,8 +161,7 @@ def _embed_split(network: Network, source: Path, out: Path, column: str,
     totals: dict[str, list[np.ndarray]] = {}
     for part in sorted(source.glob("part-*.parquet")):
         table = pq.read_table(part)
-        x = np.asarray(table.column(column).combine_chunks().flatten().to_numpy())
-        x = x.astype(np.float32, copy=False).reshape(len(table), *shape)
+        x = column_array(table.column(column)).reshape(len(table), *shape)
         layers: dict[str, list[np.ndarray]] = {name: [] for name in network.layers}
         for i in range(0, len(x), batch_size):
             for name, values in network(x[i : i + batch_size]).items():
@@ -163,7 +169,7 @@ def _embed_split(network: Network, source: Path, out: Path, column: str,
         kept = table.drop([column])
         for name, chunks in layers.items():
             values = np.concatenate(chunks)
-            kept = kept.append_column(embedding_column(name), fixed_shape_column(values))
+            kept = kept.append_column(embedding_column(name), array_column(values))
             totals.setdefault(name, []).append(values)
         (out / part.name).parent.mkdir(parents=True, exist_ok=True)
         write_part(kept, out / part.name)

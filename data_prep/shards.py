@@ -7,7 +7,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def array_column(values: np.ndarray) -> pa.Array:
+    """(rows, *shape) float32 -> one fixed-size binary value per row, the row's float32
+    bytes in C order. Parquet stores a list column with a level per float: writing it cost
+    3x and reading 4.5x a binary column's (bench/RESULTS.md); the shape is in the manifest."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    width = values[0].nbytes if len(values) else 4 * int(np.prod(values.shape[1:]))
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values),
+                                                [None, pa.py_buffer(values)])
+
+
+def column_array(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A stored array column -> (rows, values) float32; also reads the list columns that
+    caches written before `array_column` hold."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    rows = len(column)
+    if pa.types.is_fixed_size_list(column.type):
+        return column.flatten().to_numpy().astype(np.float32, copy=False).reshape(rows, -1)
+    width = column.type.byte_width
+    data = np.frombuffer(column.buffers()[1], np.uint8)
+    data = data[column.offset * width : (column.offset + rows) * width]
+    return data.view(np.float32).reshape(rows, width // 4)
 
 
 def read_manifest(shard_dir: str | Path) -> dict[str, Any]:
@@ -57,8 +81,7 @@ def read_split(shard_dir: str | Path, split: str,
         y = np.zeros((0, classes), np.float32) if multi else np.zeros(0, np.int64)
         return np.zeros((0, *shape), np.float32), y
     table = pq.read_table(path, columns=[*columns, "labels" if multi else "label"])
-    parts = [table.column(c).combine_chunks().flatten().to_numpy().reshape(len(table), -1)
-             for c in columns]
+    parts = [column_array(table.column(c)) for c in columns]
     x = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     x = x.astype(np.float32, copy=False).reshape(len(table), *shape)
     if not multi:

@@ -16,21 +16,19 @@ import pyarrow.parquet as pq
 from . import representations
 from .config import DatasetConfig
 from .decode import Rejected, load_clip
+from .shards import array_column
 
 SPLITS = ("train", "val", "test")
 
 
-def fixed_shape_column(values: np.ndarray) -> pa.Array:
-    flat = pa.array(values.reshape(len(values), -1).ravel(), type=pa.float32())
-    return pa.FixedSizeListArray.from_arrays(flat, int(np.prod(values.shape[1:])))
-
-
 def write_part(table: pa.Table, path: Path) -> None:
-    """One Parquet part. Dictionary-encoding or compressing float arrays is slow and saves
-    nothing (snappy on log-mels: the same size, reading back 3-5x slower)."""
+    """One Parquet part. Dictionary-encoding, compressing or taking statistics of float
+    arrays is slow and saves nothing (snappy on log-mels: the same size, reading back 3-5x
+    slower)."""
     floats = {name for name, kind in zip(table.column_names, table.schema.types, strict=True)
-              if pa.types.is_fixed_size_list(kind)}
+              if pa.types.is_fixed_size_binary(kind) or pa.types.is_fixed_size_list(kind)}
     pq.write_table(table, path, use_dictionary=["id", "split"],
+                   write_statistics=[n for n in table.column_names if n not in floats],
                    compression={n: "none" if n in floats else "snappy" for n in table.column_names})
 
 
@@ -38,6 +36,11 @@ def part_path(out_dir: str, split: str, first_row: int) -> Path:
     """`<out>/<split>.parquet/part-<row>.parquet`: a split is a folder of parts, read as
     one table in row order."""
     return Path(out_dir) / f"{split}.parquet" / f"part-{first_row:09d}.parquet"
+
+
+def _rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`values[mask]` without copying when every row is selected (the usual batch)."""
+    return values if mask.all() else values[mask]
 
 
 def decode_batch(
@@ -55,7 +58,7 @@ def decode_batch(
         except Rejected as why:
             reasons[i] = str(why)
     ok = reasons == ""
-    x = representations.compute(clips[ok], config)
+    x = representations.compute(_rows(clips, ok), config)
 
     inner, stat_shape, _ = representations.statistics_layout(config)
     sums = np.zeros((n, *stat_shape))
@@ -63,7 +66,7 @@ def decode_batch(
     train = batch["split"][ok] == "train"
     if train.any():
         # Float64 sums of float32 values: a float64 copy of the batch cost 5-7x more.
-        x_train = x[train]
+        x_train = _rows(x, train)
         rows_ok = np.flatnonzero(ok)[train]
         sums[rows_ok] = x_train.sum(axis=inner, keepdims=True, dtype=np.float64)
         sums_sq[rows_ok] = np.square(x_train).sum(axis=inner, keepdims=True, dtype=np.float64)
@@ -82,7 +85,7 @@ def decode_batch(
         columns["split"] = kept["split"][mask].astype(str)
         if "fold" in kept:
             columns["fold"] = kept["fold"][mask].astype(np.int64)
-        columns[config.representation] = fixed_shape_column(x[mask])
+        columns[config.representation] = array_column(_rows(x, mask))
         path = part_path(out_dir, split, int(kept["row"][mask][0]))
         path.parent.mkdir(parents=True, exist_ok=True)
         write_part(pa.table(columns), path)
