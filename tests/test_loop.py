@@ -1,6 +1,12 @@
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 
 from trainables.data import TrialData
 from trainables.loop import fit
@@ -75,4 +81,13 @@ def test_metrics_agree_with_scikit_learn():
         precision_score(targets, preds, average="macro"))
     assert scores["val_recall"] == pytest.approx(recall_score(targets, preds, average="macro"))
     matrix = ConfusionMatrix()(targets, probs)
-    assert matrix.sum() == 200 and np.trace(matrix) == (preds == targets).sum()
+    np.testing.assert_array_equal(matrix, confusion_matrix(targets, preds, labels=range(4)))
+    # A class never predicted and a class with no example score 0, as scikit-learn's
+    # zero_division=0 over every label.
+    targets, probs = np.array([0, 0, 1, 1, 1]), np.eye(4)[[0, 1, 1, 3, 3]]
+    preds, labels = probs.argmax(axis=1), list(range(4))
+    scores = score_all(targets, probs, "val")
+    for key, sk in (("macro_f1", f1_score), ("precision", precision_score),
+                    ("recall", recall_score)):
+        assert scores[f"val_{key}"] == pytest.approx(
+            sk(targets, preds, labels=labels, average="macro", zero_division=0)), key

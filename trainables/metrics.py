@@ -8,14 +8,10 @@ returns a float, or an array for the confusion matrix.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    roc_auc_score,
-)
+
+# The single-label metrics come from one confusion matrix in numpy: importing
+# scikit-learn and scipy.stats cost every trial process 0.9 s (bench/RESULTS.md), so they
+# are imported only by the multi-label metrics that need them.
 
 
 class Metric:
@@ -25,41 +21,67 @@ class Metric:
         raise NotImplementedError
 
 
+def confusion(targets: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """(classes, classes) counts: rows the true class, columns the predicted one."""
+    classes = probs.shape[1]
+    pairs = np.asarray(targets, np.int64) * classes + probs.argmax(axis=1)
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
 class Accuracy(Metric):
     name = "accuracy"
 
     def __call__(self, targets, probs):
-        return float(accuracy_score(targets, probs.argmax(axis=1)))
+        return float((probs.argmax(axis=1) == targets).mean()) if len(targets) else 0.0
 
 
 class _Macro(Metric):
-    index: int
+    """The unweighted mean over every class, 0 where a class has no prediction or no
+    example (scikit-learn's average="macro", zero_division=0)."""
 
     def __call__(self, targets, probs):
-        labels = np.arange(probs.shape[1])
-        scores = precision_recall_fscore_support(
-            targets, probs.argmax(axis=1), labels=labels, average="macro", zero_division=0
-        )
-        return float(scores[self.index])
+        matrix = confusion(targets, probs)
+        hits = np.diag(matrix).astype(np.float64)
+        return float(np.mean(self.per_class(hits, matrix.sum(axis=0), matrix.sum(axis=1))))
+
+    @staticmethod
+    def per_class(hits, predicted, actual) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    return np.divide(top, bottom, out=np.zeros_like(top), where=bottom > 0)
 
 
 class MacroPrecision(_Macro):
-    name, index = "precision", 0
+    name = "precision"
+
+    @staticmethod
+    def per_class(hits, predicted, actual):
+        return _ratio(hits, predicted)
 
 
 class MacroRecall(_Macro):
-    name, index = "recall", 1
+    name = "recall"
+
+    @staticmethod
+    def per_class(hits, predicted, actual):
+        return _ratio(hits, actual)
 
 
 class MacroF1(_Macro):
-    name, index = "macro_f1", 2
+    name = "macro_f1"
+
+    @staticmethod
+    def per_class(hits, predicted, actual):
+        return _ratio(2 * hits, predicted + actual)
 
 
 class ConfusionMatrix(Metric):
     name = "confusion_matrix"
 
     def __call__(self, targets, probs):  # type: ignore[override]
-        return confusion_matrix(targets, probs.argmax(axis=1), labels=np.arange(probs.shape[1]))
+        return confusion(targets, probs)
 
 
 def _scored_labels(targets: np.ndarray) -> np.ndarray:
@@ -72,6 +94,8 @@ class MeanAveragePrecision(Metric):
     name = "map"
 
     def __call__(self, targets, probs):
+        from sklearn.metrics import average_precision_score
+
         labels = _scored_labels(targets)
         if not len(labels):
             return float("nan")
@@ -85,6 +109,9 @@ class DPrime(Metric):
     name = "dprime"
 
     def __call__(self, targets, probs):
+        from scipy.stats import norm
+        from sklearn.metrics import roc_auc_score
+
         labels = _scored_labels(targets)
         if not len(labels):
             return float("nan")
@@ -133,6 +160,8 @@ class _ThresholdF1(Metric):
         self.thresholds = thresholds  # None: tuned on the data scored
 
     def __call__(self, targets, probs):
+        from sklearn.metrics import precision_recall_fscore_support
+
         thresholds = self.thresholds if self.thresholds is not None else tune_thresholds(
             targets, probs)
         predicted = (probs >= thresholds[None, :]).astype(int)
