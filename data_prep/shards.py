@@ -29,6 +29,8 @@ def column_array(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if pa.types.is_fixed_size_list(column.type):
         return column.flatten().to_numpy().astype(np.float32, copy=False).reshape(rows, -1)
     width = column.type.byte_width
+    if rows == 0:
+        return np.zeros((0, width // 4), np.float32)
     data = np.frombuffer(column.buffers()[1], np.uint8)
     data = data[column.offset * width : (column.offset + rows) * width]
     return data.view(np.float32).reshape(rows, width // 4)

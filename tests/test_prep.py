@@ -71,6 +71,7 @@ def test_array_columns_round_trip_through_parquet(tmp_path):
     # A slice starts inside its buffer; the rows read must be the slice's.
     np.testing.assert_array_equal(column_array(stored.combine_chunks()[2:5]),
                                   values[2:5].reshape(3, 15))
+    assert column_array(array_column(values[:0])).shape == (0, 15)
     # Caches written before binary columns hold list columns: still readable.
     flat = pa.array(values.ravel())
     listed = pa.FixedSizeListArray.from_arrays(flat, 15)
