@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 def array_column(values: np.ndarray) -> pa.Array:
     """(rows, *shape) float32 -> one fixed-size binary value per row, the row's float32
     bytes in C order. Parquet stores a list column with a level per float: writing it cost
-    3x and reading 4.5x a binary column's (bench/RESULTS.md); the shape is in the manifest."""
+    2.7x and reading 3.5x a binary column's (bench/shard_format.py); the shape is in the
+    manifest."""
     values = np.ascontiguousarray(values, dtype=np.float32)
     width = values[0].nbytes if len(values) else 4 * int(np.prod(values.shape[1:]))
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values),
