@@ -128,6 +128,15 @@ def best_trials(experiment_dir: str | Path, k: int = 1) -> pd.DataFrame:
     return trials
 
 
+TIEBREAK = "_val_loss_at_best"
+
+
+def _loss_at_best(results: list[dict], metric: str, best: float) -> float:
+    at_best = next((r for r in results if r.get(metric) == best), {})
+    loss = at_best.get("val_loss")
+    return float(loss) if loss is not None and math.isfinite(loss) else math.inf
+
+
 def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
     """One row per trial, ranked by the validation metric. The first `test_top_k` rows with
     a checkpoint get their test-split scores as extra columns; they never change the
@@ -173,13 +182,17 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             **{k: v for k, v in params.items() if k not in ("model",)},
             "checkpoint": _best_checkpoint(trial_dir, metric, mode),
             "trial_dir": str(trial_dir),
+            TIEBREAK: _loss_at_best(results, metric, best),
         })
     board = pd.DataFrame(rows)
     if board.empty:
         return board
-    board = board.sort_values(
-        f"{metric}_best", ascending=(mode == "min"), na_position="last", kind="stable"
-    ).reset_index(drop=True)
+    # Small validation sets tie often (accuracy in steps of 1/clips): the lower validation
+    # loss at the best epoch ranks first, not whichever trial id sorts first.
+    sign = 1 if mode == "min" else -1
+    board["_key"] = sign * board[f"{metric}_best"]
+    board = board.sort_values(["_key", TIEBREAK], na_position="last", kind="stable").drop(
+        columns=["_key", TIEBREAK]).reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
     if test_top_k and info.get("shards"):
         for index, row in with_checkpoints(board, test_top_k).iterrows():

@@ -27,7 +27,7 @@ SPACE = {
     "scheduler": {"type": "none"},
     "max_epochs": 8,
     "num_samples": 4,
-    "fixed": {"batch_size": 16, "conv_layers": 2, "channels": 16, "lr": 3e-3},
+    "fixed": {"batch_size": 8, "conv_layers": 2, "channels": 16, "lr": 3e-3},
     "space": {"dropout": {"uniform": [0.0, 0.3]}},
 }
 
@@ -55,7 +55,23 @@ def test_test_scores_for_the_top_trials_never_change_the_ranking(experiment):
     x, y = read_split(info["shards"]["{}"], "test", "logmel")
     accuracy = (best.probabilities(x).argmax(1) == y).mean()
     assert board["test_accuracy"].iloc[0] == pytest.approx(accuracy)
-    assert accuracy > 0.9, "the easy task should be learnt"
+    assert accuracy > 0.6, "the easy task should be learnt (chance is 1/3)"
+
+
+def test_tied_trials_rank_by_validation_loss(experiment):
+    """Accuracy on 15 validation clips ties often; the lower loss at the best epoch wins."""
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    loss_at_best = []
+    for row in board.itertuples():
+        results = [json.loads(line)
+                   for line in (Path(row.trial_dir) / "result.json").read_text().splitlines()]
+        loss_at_best.append(next(r["val_loss"] for r in results
+                                 if r["val_accuracy"] == row.val_accuracy_best))
+    board["loss_at_best"] = loss_at_best
+    tied = board.groupby("val_accuracy_best")["loss_at_best"]
+    assert (tied.size() > 1).any(), "this experiment's trials tie (else the test is vacuous)"
+    for _, losses in tied:
+        assert losses.is_monotonic_increasing, board[["val_accuracy_best", "loss_at_best"]]
 
 
 def test_leaderboard_without_test_scores_has_no_test_columns(experiment):
@@ -70,7 +86,10 @@ def test_predict_names_the_label_of_test_clips(experiment, capsys):
     table = predict_files(experiment, files, top=2)
     top = table[table["rank"] == 1]
     truth = [manifest["label_names"][label] for label in test["label"]]
-    assert (top["label"].to_numpy() == np.array(truth)).mean() > 0.9
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    # From the audio files, predict reaches the best model's test accuracy on the shards.
+    accuracy = (top["label"].to_numpy() == np.array(truth)).mean()
+    assert accuracy == pytest.approx(board["test_accuracy"].iloc[0]) and accuracy > 0.6
     assert (table.groupby("file")["probability"].sum() <= 1.0 + 1e-6).all()
     assert predict_main([str(experiment), files[0]]) == 0
     out = capsys.readouterr().out
