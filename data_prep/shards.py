@@ -86,7 +86,7 @@ def read_split(shard_dir: str | Path, split: str,
     table = pq.read_table(path, columns=[*columns, "labels" if multi else "label"])
     parts = [column_array(table.column(c)) for c in columns]
     x = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-    x = x.astype(np.float32, copy=False).reshape(len(table), *shape)
+    x = x.reshape(len(table), *shape)
     if not multi:
         return x, table.column("label").to_numpy().astype(np.int64)
     y = np.zeros((len(table), classes), np.float32)

@@ -9,7 +9,6 @@ Multi-label: the hard vote keeps a label when most models predict it (probabilit
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from data_prep.shards import read_ids
 from trainables.metrics import score_all
 
 from .inference import TrainedModel, split_probabilities
-from .leaderboard import best_trials, read_info, shard_dir_for
+from .leaderboard import best_trials, read_info, trial_shard_dir
 
 
 def member_predictions(experiment_dir: Path, top: int):
@@ -29,8 +28,7 @@ def member_predictions(experiment_dir: Path, top: int):
     members = best_trials(experiment_dir, top)
     outputs = []
     for _, row in members.iterrows():
-        params = json.loads((Path(row["trial_dir"]) / "params.json").read_text())
-        shard_dir = shard_dir_for(info, params)
+        shard_dir = trial_shard_dir(info, row["trial_dir"])
         targets, probs = split_probabilities(TrainedModel.load(row["checkpoint"]), shard_dir,
                                              "test")
         outputs.append((read_ids(shard_dir, "test"), targets, probs))

@@ -88,6 +88,12 @@ def shard_dir_for(info: dict[str, Any], config: dict[str, Any]) -> str:
     return info["shards"][variant_key(config)]
 
 
+def trial_shard_dir(info: dict[str, Any], trial_dir: str | Path) -> str:
+    """`shard_dir_for` a trial folder, from its params.json."""
+    params = json.loads((Path(trial_dir) / "params.json").read_text())
+    return shard_dir_for(info, params)
+
+
 def test_scores(checkpoint: str, shard_dir: str) -> dict[str, float]:
     """The checkpoint's scores on the test split, cached beside it. Multi-label F1
     thresholds are tuned on val, never on test."""
@@ -131,10 +137,8 @@ def best_trials(experiment_dir: str | Path, k: int = 1) -> pd.DataFrame:
 TIEBREAK = "_val_loss_at_best"
 
 
-def _loss_at_best(results: list[dict], metric: str, best: float) -> float:
-    at_best = next((r for r in results if r.get(metric) == best), {})
-    loss = at_best.get("val_loss")
-    return float(loss) if loss is not None and math.isfinite(loss) else math.inf
+def _finite_or_inf(value: float | None) -> float:
+    return float(value) if value is not None and math.isfinite(value) else math.inf
 
 
 def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
@@ -153,6 +157,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
         values = [r[metric] for r in results if r.get(metric) is not None]
         finite = [v for v in values if math.isfinite(v)]
         best = (max if mode == "max" else min)(finite) if finite else math.nan
+        at_best = next((r for r in results if r.get(metric) == best), {})
         last = results[-1] if results else {}
         stop_reason = last.get("stop_reason", "")
         epochs = int(last.get("epoch", 0))
@@ -169,7 +174,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             "trial_id": trial_id,
             "trainable": params.get("model", info["trainable"]),
             f"{metric}_best": best,
-            "best_epoch": next((r["epoch"] for r in results if r.get(metric) == best), None),
+            "best_epoch": at_best.get("epoch"),
             f"{metric}_last": last.get(metric, math.nan),
             "epochs": epochs,
             "status": status,
@@ -182,23 +187,21 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             **{k: v for k, v in params.items() if k not in ("model",)},
             "checkpoint": _best_checkpoint(trial_dir, metric, mode),
             "trial_dir": str(trial_dir),
-            TIEBREAK: _loss_at_best(results, metric, best),
+            TIEBREAK: _finite_or_inf(at_best.get("val_loss")),
         })
     board = pd.DataFrame(rows)
     if board.empty:
         return board
     # Small validation sets tie often (accuracy in steps of 1/clips): the lower validation
     # loss at the best epoch ranks first, not whichever trial id sorts first.
-    sign = 1 if mode == "min" else -1
-    board["_key"] = sign * board[f"{metric}_best"]
-    board = board.sort_values(["_key", TIEBREAK], na_position="last", kind="stable").drop(
-        columns=["_key", TIEBREAK]).reset_index(drop=True)
+    board = board.sort_values([f"{metric}_best", TIEBREAK], ascending=[mode == "min", True],
+                              na_position="last", kind="stable")
+    board = board.drop(columns=TIEBREAK).reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
     if test_top_k and info.get("shards"):
         for index, row in with_checkpoints(board, test_top_k).iterrows():
-            params = json.loads((Path(row["trial_dir"]) / "params.json").read_text())
             for name, value in test_scores(row["checkpoint"],
-                                           shard_dir_for(info, params)).items():
+                                           trial_shard_dir(info, row["trial_dir"])).items():
                 board.loc[index, name] = value
     return board
 

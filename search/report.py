@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .inference import TrainedModel, split_probabilities  # noqa: E402
-from .leaderboard import build, read_info, shard_dir_for, with_checkpoints  # noqa: E402
+from .leaderboard import build, read_info, trial_shard_dir, with_checkpoints  # noqa: E402
 from .spec import parse_spec  # noqa: E402
 
 TOP_CURVES = 5
@@ -183,12 +183,9 @@ def metric_against_keys(board: pd.DataFrame, params: list, metric: str,
 
 def test_figures(trained: TrainedModel, shard_dir: str, out: Path) -> tuple[list[str], str]:
     """The best model on the test split: figures and an HTML table."""
-    from sklearn.metrics import (
-        confusion_matrix,
-        precision_recall_curve,
-        precision_recall_fscore_support,
-        roc_curve,
-    )
+    from sklearn.metrics import precision_recall_curve, precision_recall_fscore_support, roc_curve
+
+    from trainables.metrics import confusion
 
     targets, probs = split_probabilities(trained, shard_dir, "test")
     names = trained.label_names
@@ -196,7 +193,7 @@ def test_figures(trained: TrainedModel, shard_dir: str, out: Path) -> tuple[list
         return [], "<p>No test split.</p>"
     if targets.ndim == 1:
         predicted = probs.argmax(axis=1)
-        matrix = confusion_matrix(targets, predicted, labels=np.arange(len(names)))
+        matrix = confusion(targets, probs)
 
         def draw(ax):
             ax.imshow(matrix, cmap="Blues")
@@ -258,9 +255,8 @@ def write(experiment_dir: str | Path) -> Path:
         best = with_checkpoints(board, 1)
         if len(best):
             row = best.iloc[0]
-            params = json.loads((Path(row["trial_dir"]) / "params.json").read_text())
             trained = TrainedModel.load(row["checkpoint"])
-            figures, table = test_figures(trained, shard_dir_for(info, params), out)
+            figures, table = test_figures(trained, trial_shard_dir(info, row["trial_dir"]), out)
             sections.append((f"Best model on the test split (trial {row['trial_id']})",
                              figures, table))
     columns = [c for c in ("rank", "trial_id", f"{metric}_best", "epochs", "status",

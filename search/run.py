@@ -189,8 +189,8 @@ def run(
     print(f"{verb} {spec.num_samples} trials of {spec.trainable}, {concurrent} at once, up to"
           f" {spec.max_epochs} epochs each -> {store.uri}")
     started = time.perf_counter()
-    tuner = make_tuner(spec, make_trainable(spec, variants), storage or str(results),
-                       concurrent, searcher_seed)
+    tuner = make_tuner(spec, make_trainable(spec, variants), store, concurrent, searcher_seed,
+                       restore=resuming)
     tuner.fit()
     info["search_seconds"] = time.perf_counter() - started
     store.write_text(leaderboard.EXPERIMENT_FILE, json.dumps(info, indent=2))

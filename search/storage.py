@@ -11,7 +11,8 @@ import pyarrow.fs as pafs
 
 class ExperimentStore:
     def __init__(self, storage: str, name: str, local_mirror: Path):
-        self.uri = f"{storage.rstrip('/')}/{name}"
+        self.storage, self.name = storage.rstrip("/"), name
+        self.uri = f"{self.storage}/{name}"
         self.fs, self.path = pafs.FileSystem.from_uri(self.uri)
         self.remote = not isinstance(self.fs, pafs.LocalFileSystem)
         # Local storage is its own mirror.

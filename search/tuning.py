@@ -12,6 +12,7 @@ from trainables.tune_trainable import train
 
 from .median import MedianPruner
 from .spec import Spec
+from .storage import ExperimentStore
 
 
 def trial_dirname(trial: tune.experiment.Trial) -> str:
@@ -60,15 +61,15 @@ def make_trainable(spec: Spec, variants: dict[str, TrialData]):
 
 
 def make_tuner(
-    spec: Spec, trainable, storage: str, max_concurrent: int, seed: int
+    spec: Spec, trainable, store: ExperimentStore, max_concurrent: int, seed: int,
+    restore: bool,
 ) -> tune.Tuner:
-    """A new Tuner, or the experiment's own restored when `storage/name` holds one: finished
-    trials are kept, unfinished ones resume from their checkpoints, and the searcher's
-    history (Optuna's trials) comes back with it."""
-    experiment = f"{storage.rstrip('/')}/{spec.name}"
-    if tune.Tuner.can_restore(experiment):
+    """A new Tuner, or with `restore` the experiment's own from `store`: finished trials are
+    kept, unfinished ones resume from their checkpoints, and the searcher's history
+    (Optuna's trials) comes back with it."""
+    if restore:
         return tune.Tuner.restore(
-            experiment, trainable, resume_unfinished=True, resume_errored=True
+            store.uri, trainable, resume_unfinished=True, resume_errored=True
         )
     return tune.Tuner(
         trainable,
@@ -84,8 +85,8 @@ def make_tuner(
             trial_dirname_creator=trial_dirname,
         ),
         run_config=tune.RunConfig(
-            name=spec.name,
-            storage_path=storage,
+            name=store.name,
+            storage_path=store.storage,
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=1,  # the best; Tune also keeps the latest, for resuming
                 checkpoint_score_attribute=spec.metric,
