@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from trainables import models
+from trainables.checkpoints import write_checkpoint
 from trainables.data import TrialData
 from trainables.loop import fit
 
@@ -45,7 +46,7 @@ def trial_loop(config: dict, data: TrialData, epochs: int) -> float:
     folder = Path(tempfile.mkdtemp())
 
     def report(metrics: dict, state: dict) -> None:  # what tune_trainable writes per epoch
-        torch.save(state, folder / "state.pt")
+        write_checkpoint(folder, state)
         (folder / "metrics.json").write_text(json.dumps(metrics))
 
     started = time.perf_counter()

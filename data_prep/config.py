@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 LAYOUTS = ("auto", "folders", "speech_commands", "csv", "esc50")
@@ -21,6 +22,10 @@ PRESETS = {
 
 class ConfigError(ValueError):
     """A bad key or value in a space or dataset spec; the message names it."""
+
+
+class DataError(ConfigError):
+    """A dataset that cannot be used as given; the message names the file, row or column."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,9 @@ class DatasetConfig:
         if self.val_fraction + self.test_fraction >= 1:
             raise ConfigError(f"{where}: val_fraction + test_fraction leaves no training data")
         self.embed.validate(f"{where}.embed")
+        if self.source != "synthetic" and not Path(self.source).expanduser().exists():
+            raise ConfigError(f"{where}.source: {self.source} does not exist; give a folder "
+                              "of class folders, a CSV of paths and labels, or synthetic")
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:

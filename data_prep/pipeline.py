@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import representations, synthetic
 from .atomic import building
-from .config import CsvConfig, DatasetConfig, EmbedConfig
+from .config import CsvConfig, DataError, DatasetConfig, EmbedConfig
 from .fingerprint import fingerprint
 from .sources import list_source, noise_files
 from .splits import assign_splits, splits_from_folds
@@ -79,7 +79,7 @@ def list_clips(config: DatasetConfig, source: Path) -> pd.DataFrame:
     train_labels = {n for names in clips.loc[clips["split"] == "train", "labels"] for n in names}
     missing = sorted({n for names in clips["labels"] for n in names} - train_labels)
     if missing:
-        raise ValueError(f"{source}: classes {missing} have no clip in the train split")
+        raise DataError(f"{source}: classes {missing} have no clip in the train split")
     return clips
 
 
@@ -169,7 +169,7 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
         if train_kept != set(label_names):
             lost = sorted(set(label_names) - train_kept)
             examples = "; ".join(f"{r['id']}: {r['reason']}" for r in rejected[:3])
-            raise ValueError(f"{source}: every train clip of classes {lost} was rejected "
+            raise DataError(f"{source}: every train clip of classes {lost} was rejected "
                              f"({len(rejected)} files in all, e.g. {examples})")
         manifest = {
             "fingerprint": fp,

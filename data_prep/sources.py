@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import ConfigError, CsvConfig, DatasetConfig
+from .config import ConfigError, CsvConfig, DataError, DatasetConfig
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".au", ".aiff", ".aif", ".snd"}
 NOISE_FOLDER = "_background_noise_"
@@ -64,7 +64,7 @@ def list_source(config: DatasetConfig, source: Path) -> pd.DataFrame:
         clips = csv_manifest(source, config.csv)
     labels = {name for names in clips["labels"] for name in names}
     if len(labels) < 2:
-        raise ValueError(f"{source}: found {len(labels)} class(es) {sorted(labels)}; "
+        raise DataError(f"{source}: found {len(labels)} class(es) {sorted(labels)}; "
                          "a classifier needs at least two")
     return clips.reset_index(drop=True)
 
@@ -83,7 +83,7 @@ def class_folders(root: Path) -> pd.DataFrame:
         rows.append({"path": str(path), "id": clip_id, "labels": [rel.parts[0]],
                      "group": speaker_group(clip_id)})
     if not rows:
-        raise ValueError(f"no audio files under {root}: expected <label>/<clip> with one of "
+        raise DataError(f"no audio files under {root}: expected <label>/<clip> with one of "
                          f"{sorted(AUDIO_EXTENSIONS)}")
     return pd.DataFrame(rows)
 
@@ -143,11 +143,11 @@ def csv_manifest(csv_path: Path, options: CsvConfig) -> pd.DataFrame:
         for row, names in enumerate(labels):
             unknown = [n for n in names if n not in vocabulary]
             if unknown:
-                raise ValueError(f"{csv_path}, row {row + 2}: label {unknown[0]!r} is not in "
+                raise DataError(f"{csv_path}, row {row + 2}: label {unknown[0]!r} is not in "
                                  f"the vocabulary {vocab_path}")
     for row, names in enumerate(labels):
         if not names:
-            raise ValueError(f"{csv_path}, row {row + 2}: empty {options.label_column!r} cell")
+            raise DataError(f"{csv_path}, row {row + 2}: empty {options.label_column!r} cell")
     ids = [str(Path(p)) for p in table[options.path_column]]
     clips = pd.DataFrame({
         "path": [str(audio_dir / p) for p in ids],
@@ -159,7 +159,7 @@ def csv_manifest(csv_path: Path, options: CsvConfig) -> pd.DataFrame:
         raw = table[options.split_column].str.strip().str.lower()
         bad = sorted(set(raw) - set(SPLIT_NAMES))
         if bad:
-            raise ValueError(f"{csv_path}: column {options.split_column!r} holds {bad[0]!r}; "
+            raise DataError(f"{csv_path}: column {options.split_column!r} holds {bad[0]!r}; "
                              f"expected one of {sorted(SPLIT_NAMES)}")
         clips["split"] = raw.map(SPLIT_NAMES).to_numpy()
     if options.fold_column:

@@ -8,6 +8,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from .config import DataError
+
 
 def _stable_order(keys: list[str], seed: int) -> list[str]:
     return sorted(keys, key=lambda k: hashlib.sha1(f"{seed}:{k}".encode()).hexdigest())
@@ -42,12 +44,12 @@ def splits_from_folds(folds: pd.Series, val_fold: int | None, test_fold: int | N
     """ESC-50 style: one fold is test, one is val (by default the last two), the rest train."""
     ordered = sorted(folds.unique())
     if len(ordered) < 3:
-        raise ValueError(f"folds {ordered}: need at least three to hold train, val and test")
+        raise DataError(f"folds {ordered}: need at least three to hold train, val and test")
     test_fold = ordered[-1] if test_fold is None else test_fold
     val_fold = next(f for f in reversed(ordered) if f != test_fold) if val_fold is None \
         else val_fold
     for name, fold in (("test_fold", test_fold), ("val_fold", val_fold)):
         if fold not in ordered:
-            raise ValueError(f"dataset.{name}: {fold} is not one of the folds {ordered}")
+            raise DataError(f"dataset.{name}: {fold} is not one of the folds {ordered}")
     return folds.map(lambda f: "test" if f == test_fold else "val" if f == val_fold
                      else "train").rename("split")

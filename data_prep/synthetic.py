@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .config import DataError
+
 GENERATOR_VERSION = 1
 
 
@@ -212,7 +214,7 @@ def generate(
     names = classes or list(CLASSES)
     unknown = sorted(set(names) - set(CLASSES))
     if unknown:
-        raise ValueError(f"unknown synthetic classes {unknown}; choose from {list(CLASSES)}")
+        raise DataError(f"unknown synthetic classes {unknown}; choose from {list(CLASSES)}")
     params = {
         "version": GENERATOR_VERSION,
         "clips_per_class": clips_per_class,

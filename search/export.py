@@ -9,17 +9,16 @@ preparation parameters its inputs need (what `search.predict` uses).
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from data_prep.shards import read_manifest
+from trainables.checkpoints import read_checkpoint
 from trainables.data import DATA_PREFIX
 
-from .inference import STATE_FILE, TrainedModel
 from .leaderboard import best_trials, read_info, shard_dir_for
 
 TRIAL_KEYS = {"model", "max_epochs"}  # top-level keys of a space, not fixed values
@@ -44,24 +43,17 @@ def retraining_spec(info: dict[str, Any], config: dict[str, Any]) -> dict[str, A
 def export(experiment_dir: Path, out: Path) -> Path:
     info = read_info(experiment_dir)
     row = best_trials(experiment_dir).iloc[0]
-    trained = TrainedModel.load(row["checkpoint"])
-    config = trained.state["config"]
+    tensors, meta = read_checkpoint(row["checkpoint"])
+    config = meta.config
     out.mkdir(parents=True, exist_ok=True)
     (out / "best.yaml").write_text(yaml.safe_dump(retraining_spec(info, config),
                                                   sort_keys=False))
-    shutil.copyfile(Path(row["checkpoint"]) / STATE_FILE, out / "model.pt")
+    # The weights alone (no optimiser state): what is shared, loaded with weights_only.
+    torch.save({"model": tensors["model"]}, out / "model.pt")
     manifest = read_manifest(shard_dir_for(info, config))
-    (out / "model.json").write_text(json.dumps({
-        "trial_id": row["trial_id"],
-        info["metric"]: row[f"{info['metric']}_best"],
-        "model": config["model"],
-        "config": config,
-        "label_names": trained.label_names,
-        "multi_label": trained.state.get("multi_label", False),
-        "input_shape": trained.state["input_shape"],
-        "preparation": manifest["params"],
-        "normalisation": trained.state["normalisation"],
-    }, indent=2, default=str))
+    meta.extra = {"trial_id": row["trial_id"], info["metric"]: row[f"{info['metric']}_best"],
+                  "preparation": manifest["params"]}
+    (out / "model.json").write_text(meta.to_json())
     return out
 
 

@@ -11,10 +11,9 @@ from data_prep import representations
 from data_prep.config import DatasetConfig
 from data_prep.decode import Rejected, load_clip
 from data_prep.shards import EMBEDDING, input_columns, read_manifest, read_split
-from trainables.checkpoints import STATE_FILE
 from trainables.trained import TrainedModel
 
-__all__ = ["STATE_FILE", "TrainedModel", "featurise_files", "split_probabilities"]
+__all__ = ["TrainedModel", "featurise_files", "split_probabilities"]
 
 
 def split_probabilities(trained: TrainedModel, shard_dir: str | Path,

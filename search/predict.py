@@ -16,6 +16,7 @@ import pandas as pd
 
 from data_prep.decode import Rejected
 from data_prep.shards import read_manifest
+from trainables.checkpoints import CheckpointError
 
 from .inference import TrainedModel, featurise_files
 from .leaderboard import best_trials, read_info, shard_dir_for
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         table = predict_files(args.experiment_dir, args.files, args.top, args.checkpoint)
-    except (FileNotFoundError, Rejected) as error:
+    except (FileNotFoundError, Rejected, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for path, rows in table.groupby("file", sort=False):

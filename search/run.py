@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
+import signal
+import socket
+import stat
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from data_prep.config import ConfigError
+from trainables.pretrained import PretrainedError
 
 # Tune forces a state snapshot whenever a kept checkpoint is replaced, and warns about it
 # every few seconds; the snapshots are cheap at this scale.
@@ -20,6 +26,22 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 from . import leaderboard
 from .spec import Spec, load_spec
 from .storage import ExperimentStore
+from .study import fail_lost_trials
+
+# A user's mistake: printed as one line, exit 2, no traceback.
+INPUT_ERRORS = (ConfigError, FileNotFoundError, PretrainedError)
+DASHBOARD_PORT = 8265  # Ray's own default; the next free one when it is taken
+
+
+class SearchIncomplete(Exception):
+    """The search ended before its trials did (interrupted, or every trial failed)."""
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,10 +51,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("space", type=Path, help="a space YAML, e.g. spaces/cnn1d.yaml")
     parser.add_argument("--data", help="a folder of class folders to search on instead")
     parser.add_argument("--name", help="experiment name (default: the YAML's name or stem)")
-    parser.add_argument("--num-samples", type=int, help="number of trials")
-    parser.add_argument("--max-epochs", type=int, help="epochs per trial at most")
+    parser.add_argument("--num-samples", type=positive_int, help="number of trials")
+    parser.add_argument("--max-epochs", type=positive_int, help="epochs per trial at most")
     parser.add_argument("--seed", type=int, default=None, help="searcher seed")
-    parser.add_argument("--max-concurrent", type=int, help="trials at once (default: CPUs)")
+    parser.add_argument("--max-concurrent", type=positive_int,
+                        help="trials at once (default: CPUs)")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="where experiments and prepared data go (default: results/)")
     parser.add_argument("--storage",
@@ -46,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dashboard-host", default="127.0.0.1",
                         help="address the Ray dashboard listens on (it accepts job "
                              "submissions: widen beyond loopback only on a trusted network)")
+    parser.add_argument("--dashboard-port", type=int, default=None,
+                        help=f"the Ray dashboard's port (default: the first free one from "
+                             f"{DASHBOARD_PORT})")
     parser.add_argument("--restart", action="store_true",
                         help="start afresh; an earlier run of the same name is moved aside")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -58,11 +84,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def apply_overrides(spec: Spec, args: argparse.Namespace) -> Spec:
     if args.data:
-        spec.dataset = spec.dataset.replace(source=str(Path(args.data).resolve()), layout="auto")
+        source = Path(args.data).expanduser().resolve()
+        if not source.exists():
+            raise ConfigError(f"--data {args.data}: no such file or folder; give a folder of "
+                              "class folders or a CSV of paths and labels")
+        spec.dataset = spec.dataset.replace(source=str(source), layout="auto")
     spec.name = args.name or spec.name
-    spec.num_samples = args.num_samples or spec.num_samples
-    spec.max_epochs = args.max_epochs or spec.max_epochs
-    spec.max_concurrent = args.max_concurrent or spec.max_concurrent
+    for key in ("num_samples", "max_epochs", "max_concurrent"):
+        if getattr(args, key) is not None:
+            setattr(spec, key, getattr(args, key))
     if args.cpus_per_trial is not None:
         spec.resources["cpu"] = args.cpus_per_trial
     if args.gpus_per_trial is not None:
@@ -93,7 +123,27 @@ def move_aside(experiment_dir: Path) -> Path | None:
     return aside
 
 
-def start_ray(address: str | None, dashboard_host: str = "127.0.0.1") -> None:
+def free_port(host: str, first: int) -> int:
+    """The first port from `first` that nothing listens on at `host`."""
+    for port in range(first, first + 100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise ConfigError(f"--dashboard-port: no free port in {first}-{first + 99} on {host}")
+
+
+def keep_token_private() -> None:
+    """Ray writes its auth token readable by everyone (0644); it grants the cluster."""
+    token = Path.home() / ".ray" / "auth_token"
+    if token.exists():
+        token.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+def start_ray(address: str | None, dashboard_host: str = "127.0.0.1",
+              dashboard_port: int | None = None) -> None:
     import ray
 
     if ray.is_initialized():
@@ -104,8 +154,14 @@ def start_ray(address: str | None, dashboard_host: str = "127.0.0.1") -> None:
         # A fresh local instance, even when `ray start` left one running (joining one is
         # what --address is for). The dashboard accepts job submissions: loopback by
         # default, behind Ray's token.
-        context = ray.init(address="local", include_dashboard=True,
-                           dashboard_host=dashboard_host, dashboard_port=8265)
+        # Searches starting at once would find the same port free: one at a time picks a
+        # port and binds it.
+        with open(Path(tempfile.gettempdir()) / "audiosearch-dashboard.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            port = dashboard_port or free_port(dashboard_host, DASHBOARD_PORT)
+            context = ray.init(address="local", include_dashboard=True,
+                               dashboard_host=dashboard_host, dashboard_port=port)
+    keep_token_private()
     if context.dashboard_url:
         print(f"Ray dashboard: http://{context.dashboard_url}  "
               f"(token: {Path.home() / '.ray' / 'auth_token'})")
@@ -147,6 +203,24 @@ def prepare_variants(spec: Spec, results: Path) -> tuple[dict, dict[str, str]]:
     return variants, shard_dirs
 
 
+def fit_until_interrupted(tuner) -> tuple[object, bool]:
+    """`tuner.fit()`, and whether Ctrl-C (SIGINT) ended it early.
+
+    Tune handles the first Ctrl-C itself (it stops the trials, saves the experiment and
+    returns as if done), then puts back the handler it found: ours. So ours in place after
+    `fit` means Ctrl-C came; a second Ctrl-C reaches ours and ends the driver at once."""
+
+    def second_interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, second_interrupt)
+    try:
+        grid = tuner.fit()
+        return grid, signal.getsignal(signal.SIGINT) is second_interrupt
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(
     spec: Spec,
     results: Path,
@@ -155,6 +229,7 @@ def run(
     restart: bool = False,
     dashboard_host: str = "127.0.0.1",
     storage: str | None = None,
+    dashboard_port: int | None = None,
 ) -> Path:
     """Run the whole search (or resume it); return the experiment folder (a local mirror
     of it when `storage` is a remote URI). Prepared data is cached under `results`."""
@@ -164,7 +239,7 @@ def run(
     from .tuning import make_trainable, make_tuner
 
     results = results.resolve()
-    start_ray(address, dashboard_host)
+    start_ray(address, dashboard_host, dashboard_port)
     store = ExperimentStore(storage or str(results), spec.name, results / spec.name)
     if restart and not store.remote and (aside := move_aside(store.local)):
         print(f"Earlier run moved to {aside}")
@@ -191,14 +266,16 @@ def run(
     started = time.perf_counter()
     tuner = make_tuner(spec, make_trainable(spec, variants), store, concurrent, searcher_seed,
                        restore=resuming)
-    tuner.fit()
+    grid, interrupted = fit_until_interrupted(tuner)
     info["search_seconds"] = time.perf_counter() - started
     store.write_text(leaderboard.EXPERIMENT_FILE, json.dumps(info, indent=2))
     experiment_dir = store.pull()
     path = leaderboard.write(experiment_dir)
     store.push(path)
     board = pd.read_csv(path)
-    print(f"\nSearch finished in {time.perf_counter() - started:.0f}s. Leaderboard: {path}")
+    unfinished = len(grid) - grid.num_terminated - grid.num_errors
+    verb = "stopped" if unfinished or interrupted else "finished"
+    print(f"\nSearch {verb} after {time.perf_counter() - started:.0f}s. Leaderboard: {path}")
     try:
         from .report import write as write_report
 
@@ -210,6 +287,13 @@ def run(
     shown = ["rank", "trial_id", f"{spec.metric}_best", test_column, "epochs", "status",
              *spec.space.names]
     print(board[[c for c in shown if c in board]].head(10).to_string(index=False))
+    if unfinished or interrupted:
+        raise SearchIncomplete("interrupted before the search was done; run the same command "
+                               "to resume")
+    fail_lost_trials(store.local, {Path(result.path).name for result in grid})
+    if len(grid) and grid.num_errors == len(grid):
+        raise SearchIncomplete(f"every trial failed ({len(grid)}); their errors are in the "
+                               f"leaderboard's status column: {path}")
     return experiment_dir
 
 
@@ -218,18 +302,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         spec = apply_overrides(load_spec(args.space, args.set), args)
-    except (ConfigError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if args.dry_run:
-        print(describe(spec, dry_run_concurrency(spec)))
-        return 0
-    try:
+        if args.dry_run:
+            print(describe(spec, dry_run_concurrency(spec)))
+            return 0
         run(spec, args.results, seed=args.seed, address=args.address, restart=args.restart,
-            dashboard_host=args.dashboard_host, storage=args.storage)
-    except ConfigError as error:
+            dashboard_host=args.dashboard_host, storage=args.storage,
+            dashboard_port=args.dashboard_port)
+    except INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except SearchIncomplete as error:
+        print(f"search incomplete: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("search interrupted; run the same command to resume", file=sys.stderr)
+        return 130
     return 0
 
 

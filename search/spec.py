@@ -12,10 +12,12 @@ import yaml
 
 from data_prep.config import PRESETS, ConfigError, DatasetConfig
 from data_prep.shards import layer_names
-from trainables import models
+from trainables import loop, models
 from trainables.data import DATA_PREFIX, variant_key
+from trainables.keys import Schema
+from trainables.metrics import reported
 
-from .space import SearchSpace
+from .space import Param, SearchSpace
 
 TOP_KEYS = {
     "name", "dataset", "trainable", "metric", "mode", "searcher", "scheduler", "max_epochs",
@@ -23,8 +25,6 @@ TOP_KEYS = {
     "max_failures",
 }
 REQUIRED = ("trainable", "metric", "mode", "space")
-METRICS = ("val_accuracy", "val_macro_f1", "val_precision", "val_recall", "val_loss",
-           "val_map", "val_dprime", "val_lwlrap", "val_micro_f1")
 SEARCHERS = {"optuna_tpe": {"seed", "n_startup_trials", "multivariate", "constant_liar"},
              "random": {"seed"}, "grid": set()}
 SCHEDULERS = {"asha": {"grace_period", "reduction_factor"},
@@ -109,6 +109,94 @@ def _check_data_keys(space: SearchSpace, dataset: DatasetConfig) -> None:
                               "(each variant is prepared before the trials start)")
 
 
+def _check_trial_keys(trainable: str, space: SearchSpace) -> None:
+    """Every fixed and searched key is one the trainable reads, with values it can take;
+    every `when` condition can come true."""
+    schema = loop.schema(trainable)
+    for name, value in space.fixed.items():
+        _check_key(schema, name, "fixed")
+        if problem := schema[name].problem(value):
+            raise ConfigError(f"fixed.{problem}")
+    for param in space.params:
+        if param.name.startswith(DATA_PREFIX):
+            continue
+        _check_key(schema, param.name, "space")
+        _check_param(schema, param)
+        for name, wanted in param.when.items():
+            earlier = next(p for p in space.params if p.name == name)
+            for value in wanted if isinstance(wanted, list) else [wanted]:
+                if not _can_take(earlier, value):
+                    raise ConfigError(
+                        f"space.{param.name}.when.{name}: {value!r} never occurs; {name} "
+                        f"takes {earlier.kind} {list(earlier.args)}")
+
+
+def _check_key(schema: Schema, name: str, where: str) -> None:
+    if name == "max_epochs":
+        raise ConfigError(f"{where}.max_epochs: set it at the top level of the space file "
+                          "(or with --max-epochs)")
+    if name in loop.INTERNAL:
+        raise ConfigError(f"{where}.{name}: set by the search itself; use the top-level "
+                          "`trainable` to choose the model")
+    if name not in schema:
+        raise ConfigError(f"{where}.{schema.unknown(name)}")
+
+
+def _check_param(schema: Schema, param: Param) -> None:
+    key = schema[param.name]
+    if param.kind == "choice":
+        for value in param.args:
+            if problem := key.problem(value):
+                raise ConfigError(f"space.{problem}")
+        return
+    numeric = {"uniform": ("float",), "loguniform": ("float",), "int": ("int", "float"),
+               "qint": ("int", "float")}[param.kind]
+    if key.type not in numeric or key.choices:
+        use = "int or qint" if key.type == "int" and not key.choices else "choice"
+        raise ConfigError(f"space.{param.name}: a {param.kind} range does not fit this key "
+                          f"({key.allowed}); use {use}")
+    for bound in param.args[:2]:
+        if problem := key.problem(bound):
+            raise ConfigError(f"space.{problem} (a bound of its {param.kind} range)")
+
+
+def _can_take(param: Param, value: Any) -> bool:
+    if param.kind == "choice":
+        return value in param.args
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    low, high = param.args[:2]
+    if param.kind in ("int", "qint"):
+        step = param.args[2] if param.kind == "qint" else (param.step or 1)
+        return isinstance(value, int) and low <= value <= high and (value - low) % step == 0
+    return low <= value <= high
+
+
+def _check_metric(metric: str, dataset: DatasetConfig) -> None:
+    multi = multi_label(dataset)
+    if metric not in reported(multi):
+        kind = "multi-label" if multi else "single-label"
+        raise ConfigError(f"metric: {metric!r} is not reported for this {kind} dataset; "
+                          f"choose from {list(reported(multi))}")
+
+
+def _check_loss(space: SearchSpace, dataset: DatasetConfig) -> None:
+    allowed = ("bce", "focal") if multi_label(dataset) else ("ce", "focal")
+    for value in _values(space, "loss"):
+        if value is not None and value not in allowed:
+            where = "fixed.loss" if "loss" in space.fixed else "space.loss"
+            kind = "multi-label" if multi_label(dataset) else "single-label"
+            raise ConfigError(f"{where}: {value!r} does not fit this {kind} dataset; "
+                              f"choose from {list(allowed)}")
+
+
+def multi_label(dataset: DatasetConfig) -> bool:
+    """Whether the dataset's clips carry several labels each, known before preparation."""
+    if dataset.source == "synthetic":
+        return dataset.synthetic.multi_label
+    return bool(dataset.csv.separator)
+
+
 def _local_file(value: Any, where: str) -> str:
     """A weights or checkpoint path, absolute (trials run in their own folders) and there."""
     path = Path(str(value)).expanduser().resolve()
@@ -173,8 +261,9 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
             raise ConfigError(f"{key}: missing; a space file needs {list(REQUIRED)}")
     if raw["trainable"] not in models.names():
         raise ConfigError(f"trainable: {raw['trainable']!r} is not one of {models.names()}")
-    if raw["metric"] not in METRICS:
-        raise ConfigError(f"metric: {raw['metric']!r} is not one of {list(METRICS)}")
+    known_metrics = sorted({*reported(False), *reported(True)})
+    if raw["metric"] not in known_metrics:
+        raise ConfigError(f"metric: {raw['metric']!r} is not one of {known_metrics}")
     if raw["mode"] not in ("max", "min"):
         raise ConfigError(f"mode: {raw['mode']!r} is not one of ['max', 'min']")
     if raw.get("max_failures") is not None and _typed(raw, "max_failures", int) < 0:
@@ -200,6 +289,9 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     dataset = DatasetConfig.from_dict(raw.get("dataset"))
     space = SearchSpace(raw["space"], raw.get("fixed") or {})
     _check_data_keys(space, dataset)
+    _check_trial_keys(raw["trainable"], space)
+    _check_metric(raw["metric"], dataset)
+    _check_loss(space, dataset)
     _check_pretrained(raw["trainable"], space, dataset)
     readable = models.inputs(raw["trainable"])
     for variant in _variants(dataset, space).values():

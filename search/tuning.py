@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
-from ray.tune.search.optuna import OptunaSearch
 
 from trainables.data import TrialData
 from trainables.tune_trainable import train
@@ -13,13 +14,14 @@ from trainables.tune_trainable import train
 from .median import MedianPruner
 from .spec import Spec
 from .storage import ExperimentStore
+from .study import StudySearcher
 
 
 def trial_dirname(trial: tune.experiment.Trial) -> str:
     return trial.trial_id
 
 
-def make_searcher(spec: Spec, seed: int) -> OptunaSearch:
+def make_searcher(spec: Spec, seed: int, experiment_dir: Path) -> StudySearcher:
     options = spec.searcher
     if options["type"] == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
@@ -33,7 +35,7 @@ def make_searcher(spec: Spec, seed: int) -> OptunaSearch:
             constant_liar=options.get("constant_liar", False),
         )
     space = spec.space.with_fixed(spec.fixed_config)
-    return OptunaSearch(space=space, metric=spec.metric, mode=spec.mode, sampler=sampler)
+    return StudySearcher(space, spec.metric, spec.mode, sampler, experiment_dir)
 
 
 def make_scheduler(spec: Spec) -> TrialScheduler:
@@ -76,7 +78,7 @@ def make_tuner(
         tune_config=tune.TuneConfig(
             metric=spec.metric,
             mode=spec.mode,
-            search_alg=make_searcher(spec, seed),
+            search_alg=make_searcher(spec, seed, store.local),
             scheduler=make_scheduler(spec),
             num_samples=spec.num_samples,
             max_concurrent_trials=max_concurrent,

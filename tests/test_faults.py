@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from search.run import run
 from search.spec import parse_spec
+from search.study import TUNE_ID, load_study
 
 TINY_DATA = {"sample_rate": 4000, "clip_seconds": 0.25,
              "synthetic": {"clips_per_class": 8, "classes": ["tone", "beeps"]}}
@@ -24,18 +26,20 @@ def test_raising_and_diverging_trials_are_recorded_and_the_search_goes_on(ray_lo
         "name": "faults", "dataset": TINY_DATA, "trainable": "cnn1d",
         "metric": "val_accuracy", "mode": "max",
         "searcher": {"type": "random", "seed": 5}, "scheduler": {"type": "none"},
-        "max_epochs": 3, "num_samples": 6, "fixed": {**FIXED, "norm": "none"},
-        "space": {"act": {"choice": ["relu", "swish"]}, "lr": {"choice": [1e-3, 1e12]},
+        "max_epochs": 3, "num_samples": 6,
+        "fixed": {**{k: v for k, v in FIXED.items() if k != "pool"}, "norm": "none"},
+        # A pool wider than what is left of the clip raises inside the trial.
+        "space": {"pool": {"choice": [4, 1024]}, "lr": {"choice": [1e-3, 1e12]},
                   "optimizer": {"choice": ["sgd"]}},
     })
     board = pd.read_csv(run(spec, tmp_path) / "leaderboard.csv")
     assert len(board) == 6
-    raised = board[board["act"] == "swish"]
-    diverged = board[(board["act"] == "relu") & (board["lr"] > 1)]
-    healthy = board[(board["act"] == "relu") & (board["lr"] < 1)]
+    raised = board[board["pool"] == 1024]
+    diverged = board[(board["pool"] == 4) & (board["lr"] > 1)]
+    healthy = board[(board["pool"] == 4) & (board["lr"] < 1)]
     assert len(raised) and len(diverged) and len(healthy)
     assert (raised["status"] == "error").all()
-    assert raised["stop_reason"].str.contains("unknown activation 'swish'").all()
+    assert raised["stop_reason"].str.contains("Invalid computed output size").all()
     assert diverged["stop_reason"].str.startswith("diverged").all()
     assert (healthy["stop_reason"] == "max_epochs").all()
     assert board["rank"].iloc[0] in set(healthy["rank"])  # failures rank last
@@ -50,7 +54,8 @@ def finished_trials(experiment: Path, epochs: int) -> dict[str, bytes]:
     return done
 
 
-def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
+@pytest.mark.parametrize("corrupt", [False, True], ids=["as-left", "searcher-state-emptied"])
+def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path, corrupt):
     space = tmp_path / "tiny.yaml"
     space.write_text(yaml.safe_dump({
         "name": "killed", "trainable": "cnn1d",
@@ -77,6 +82,11 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
     driver.wait()
     before = finished_trials(experiment, 3)
     assert 2 <= len(before) < 8
+    if corrupt:  # as a kill -9 that lands while Tune saves it can leave it
+        states = list(experiment.glob("searcher-state-*.pkl"))
+        assert states
+        for path in states:
+            path.write_bytes(b"")
 
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -87,6 +97,10 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
     after = finished_trials(experiment, 3)
     for trial_id, text in before.items():
         assert after[trial_id] == text, f"trial {trial_id} was run again"
+    study = load_study(experiment)  # the searcher's history: every trial, none left running
+    told = {t.user_attrs.get(TUNE_ID): t.state.name for t in study.trials}
+    assert all(told[trial_id] == "COMPLETE" for trial_id in board["trial_id"])
+    assert "RUNNING" not in told.values()
 
 
 def test_storage_uri_holds_the_experiment_and_a_rerun_resumes_it(ray_local, tmp_path):
@@ -150,3 +164,60 @@ def test_max_failures_restarts_a_killed_trial_from_its_checkpoint(ray_local, tmp
     assert epochs == sorted(set(epochs)) and epochs[-1] == 6, epochs  # none ran twice
     assert killed[0] in {r["pid"] for r in rows}
     assert len({r["pid"] for r in rows}) == 2  # the retry ran in a new process
+
+
+def test_two_searches_run_side_by_side_and_keep_the_token_private(tmp_path):
+    """Each starts its own Ray with its own dashboard port (the first free from 8265)."""
+    commands = []
+    for name in ("left", "right"):
+        space = tmp_path / f"{name}.yaml"
+        space.write_text(yaml.safe_dump({
+            "name": name, "trainable": "cnn1d", "dataset": TINY_DATA,
+            "metric": "val_accuracy", "mode": "max", "searcher": {"type": "random", "seed": 0},
+            "scheduler": {"type": "none"}, "max_epochs": 2, "num_samples": 2,
+            "max_concurrent": 1, "fixed": FIXED, "space": {"lr": {"choice": [1e-3, 3e-3]}},
+        }))
+        commands.append([sys.executable, "-m", "search.run", str(space),
+                         "--results", str(tmp_path / "results")])
+    env = {**os.environ, "RAY_DEDUP_LOGS": "0"}
+    drivers = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for c in commands]
+    outputs = [driver.communicate(timeout=300) for driver in drivers]
+    for driver, (out, err) in zip(drivers, outputs, strict=True):
+        assert driver.returncode == 0, err[-3000:]
+        assert "Search finished" in out
+    ports = {line.split("127.0.0.1:")[1].split()[0] for out, _ in outputs
+             for line in out.splitlines() if line.startswith("Ray dashboard:")}
+    assert len(ports) == 2
+    for name in ("left", "right"):
+        board = pd.read_csv(tmp_path / "results" / name / "leaderboard.csv")
+        assert len(board) == 2 and (board["status"] == "complete").all()
+    token = Path.home() / ".ray" / "auth_token"
+    if token.exists():
+        assert token.stat().st_mode & 0o077 == 0
+
+
+def test_ctrl_c_ends_with_a_non_zero_exit_and_keeps_the_leaderboard(tmp_path):
+    space = tmp_path / "interrupted.yaml"
+    space.write_text(yaml.safe_dump({
+        "name": "interrupted", "trainable": "cnn1d",
+        "dataset": {**TINY_DATA, "synthetic": {"clips_per_class": 60,
+                                               "classes": ["tone", "beeps"]}},
+        "metric": "val_accuracy", "mode": "max", "searcher": {"type": "random", "seed": 0},
+        "scheduler": {"type": "none"}, "max_epochs": 30, "num_samples": 4,
+        "max_concurrent": 1, "fixed": FIXED, "space": {"lr": {"loguniform": [1e-3, 1e-2]}},
+    }))
+    experiment = tmp_path / "interrupted"
+    driver = subprocess.Popen([sys.executable, "-m", "search.run", str(space), "--results",
+                               str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    deadline = time.time() + 240
+    while not finished_trials(experiment, 1) and time.time() < deadline:
+        assert driver.poll() is None, driver.communicate()[1][-3000:]
+        time.sleep(0.1)
+    driver.send_signal(signal.SIGINT)
+    out, err = driver.communicate(timeout=120)
+    assert driver.returncode == 1, err[-3000:]
+    assert "search incomplete: interrupted" in err and "run the same command to resume" in err
+    assert "Search stopped" in out and "Search finished" not in out
+    assert len(pd.read_csv(experiment / "leaderboard.csv")) >= 1

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from data_prep.shards import read_manifest, read_split
 from search.leaderboard import build
@@ -167,8 +168,10 @@ def test_export_retrains_from_its_yaml_and_ships_the_model(experiment, tmp_path)
     out = export(experiment, tmp_path / "export")
     meta = json.loads((out / "model.json").read_text())
     best = pd.read_csv(experiment / "leaderboard.csv").iloc[0]
-    assert meta["trial_id"] == best["trial_id"] and meta["label_names"] == sorted(EASY)
-    assert meta["preparation"]["n_mels"] == 32 and meta["preparation"]["sample_rate"] == 4000
+    assert meta["extra"]["trial_id"] == best["trial_id"] and meta["label_names"] == sorted(EASY)
+    preparation = meta["extra"]["preparation"]
+    assert preparation["n_mels"] == 32 and preparation["sample_rate"] == 4000
+    assert set(torch.load(out / "model.pt", weights_only=True)) == {"model"}  # weights alone
     exported = TrainedModel.load(out / "model.pt")
     spec = load_spec(out / "best.yaml")
     assert spec.num_samples == 1 and spec.space.names == []

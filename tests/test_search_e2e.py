@@ -9,6 +9,7 @@ import torch
 
 from search.run import run
 from search.spec import parse_spec
+from trainables.checkpoints import read_state
 
 SPACE = {
     "name": "tiny",
@@ -73,7 +74,7 @@ def test_best_checkpoint_loads_and_scores_as_reported(experiment):
 
     experiment_dir, _ = experiment
     best = pd.read_csv(experiment_dir / "leaderboard.csv").iloc[0]
-    state = torch.load(Path(best.checkpoint) / "state.pt", weights_only=False)
+    state = read_state(best.checkpoint)
     metrics = json.loads((Path(best.checkpoint) / "metrics.json").read_text())
     assert metrics["val_accuracy"] == pytest.approx(best.val_accuracy_best)
     model = models.build("cnn1d", state["config"], tuple(state["input_shape"]),

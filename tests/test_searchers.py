@@ -12,6 +12,7 @@ from data_prep.config import ConfigError
 from search.median import MedianPruner
 from search.run import run
 from search.spec import parse_spec
+from trainables.checkpoints import read_state
 
 TINY = {"sample_rate": 4000, "clip_seconds": 0.25,
         "synthetic": {"clips_per_class": 10, "classes": ["tone", "beeps", "chord"]}}
@@ -85,7 +86,6 @@ def test_grid_needs_discrete_keys_and_options_are_checked():
 
 def test_preprocessing_variants_are_prepared_once_and_trials_get_theirs(
         ray_local, tmp_path, capsys):
-    import torch
 
     raw = {
         "name": "variants", "trainable": "cnn2d", "metric": "val_accuracy", "mode": "max",
@@ -105,7 +105,7 @@ def test_preprocessing_variants_are_prepared_once_and_trials_get_theirs(
     board = pd.read_csv(experiment / "leaderboard.csv")
     assert len(board) == 6 and (board["status"] == "complete").all()
     for _, row in board.iterrows():
-        state = torch.load(Path(row["checkpoint"]) / "state.pt", weights_only=False)
+        state = read_state(row["checkpoint"])
         frames = 1 + 1000 // row["data.hop_length"]
         assert state["input_shape"] == [row["data.n_mels"], frames]
     run(parse_spec({**raw, "name": "again", "num_samples": 1}), tmp_path)

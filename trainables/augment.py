@@ -14,6 +14,30 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .keys import Key
+
+KEYS = (
+    Key("gain_db", "float", 0.0, "waveform: random gain within +-dB", interval="[0, 60]"),
+    Key("noise_snr_db", "pair", None, "waveform: add noise at an SNR drawn from [low, high] dB",
+        interval="[-30, 100]", nullable=True),
+    Key("noise", "str", "white", "noise_snr_db's noise: white, or the dataset's background "
+        "recordings", choices=("white", "background")),
+    Key("time_shift", "float", 0.0, "roll by up to this fraction of the clip",
+        interval="[0, 1)"),
+    Key("speed", "float", 0.0, "waveform: play up to this much faster or slower",
+        interval="[0, 0.9]"),
+    Key("pitch_bins", "int", 0, "spectrogram: shift up or down by up to this many bins",
+        interval="[0, 64]"),
+    Key("spec_time_masks", "int", 0, "SpecAugment: time masks per clip", interval="[0, 32]"),
+    Key("spec_time_width", "int", 10, "SpecAugment: widest time mask, frames",
+        interval="[0, 10000]"),
+    Key("spec_freq_masks", "int", 0, "SpecAugment: frequency masks per clip",
+        interval="[0, 32]"),
+    Key("spec_freq_width", "int", 8, "SpecAugment: widest frequency mask, bins",
+        interval="[0, 1000]"),
+    Key("mixup_alpha", "float", 0.0, "mixup's Beta(alpha, alpha); 0: off", interval="[0, 10]"),
+)
+
 
 def _uniform(n: int, low: float, high: float, g: torch.Generator, device) -> torch.Tensor:
     return (torch.rand(n, generator=g) * (high - low) + low).to(device)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .keys import Key
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
@@ -24,6 +26,19 @@ INITIALISERS = (
     "he_normal",
     "orthogonal",
 )
+
+
+def layer_keys(dropout: float, init: str = "default") -> tuple[Key, ...]:
+    """The keys every model built from these blocks reads, with the model's defaults."""
+    return (
+        Key("act", "str", "relu", "activation after each conv or linear layer",
+            choices=tuple(ACTIVATIONS)),
+        Key("init", "str", init, "weight initialiser", choices=INITIALISERS),
+        Key("norm", "str", "batch", "normalisation after each conv or linear layer",
+            choices=NORMS),
+        Key("dropout", "float", dropout, "dropout before the head",
+            interval="[0, 1)"),
+    )
 
 
 def activation(name: str) -> nn.Module:

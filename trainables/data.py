@@ -14,7 +14,17 @@ import numpy as np
 from data_prep.decode import Rejected, read_audio
 from data_prep.shards import EMBEDDING, input_columns, layer_names, read_manifest, read_split
 
+from .keys import Key
+
 DATA_PREFIX = "data."  # space keys that choose a preparation variant, e.g. data.n_mels
+SCALINGS = ("standard", "minmax", "clip")
+KEYS = (
+    Key("input_scaling", "str", "standard", "train-split standardisation, min-max to [0, 1], "
+        "or standardised then clipped to +-clip_value", choices=SCALINGS),
+    Key("clip_value", "float", 3.0, "input_scaling clip: the bound", interval="(0, 1000]"),
+    Key("layer", "str", None, "embedding shards: the layer(s) to read, e.g. fc1 or "
+        "conv_block4+fc1 (null: all)", nullable=True),
+)
 
 
 def variant_key(config: Mapping[str, Any]) -> str:
@@ -109,7 +119,7 @@ class TrialData:
             high = self.x_train.max(axis=axes).reshape(self.mean.shape)
             return dataclasses.replace(self, mean=low.astype(np.float32),
                                        std=np.maximum(high - low, 1e-6).astype(np.float32))
-        raise ValueError(f"input_scaling: {kind!r} is not one of ['standard', 'minmax', 'clip']")
+        raise ValueError(f"input_scaling: {kind!r} is not one of {list(SCALINGS)}")
 
     def unnormalised(self) -> TrialData:
         return dataclasses.replace(self, mean=np.zeros_like(self.mean),

@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import models, pretrained
+from . import augment, data, losses, models, pretrained, sampling, schedules
 from .augment import Augmenter, centre_crop, random_crop
 from .data import TrialData, normalise
+from .keys import Key, Schema
 from .losses import make_loss
 from .metrics import score_all
 from .sampling import epoch_order
@@ -34,20 +35,34 @@ from .schedules import Schedule
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
-DEFAULTS: dict[str, Any] = {
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "momentum": 0.9,
-    "nesterov": False,
-    "batch_size": 32,
-    "max_epochs": 10,
-    "patience": 0,  # epochs without a better val_loss before stopping; 0: never
-    "min_train_loss": 0.0,  # stop once the train loss falls below; 0: never
-    "grad_clip": 0.0,  # max gradient norm; 0: no clipping
-    "amp": True,  # mixed precision where there is a GPU
-    "seed": 0,
-}
+OPTIMIZERS = ("adam", "adamw", "sgd")
+KEYS = (
+    Key("optimizer", "str", "adam", "optimiser", choices=OPTIMIZERS),
+    Key("lr", "float", 1e-3, "learning rate", interval="(0, inf)"),
+    Key("weight_decay", "float", 0.0, "weight decay", interval="[0, 1]"),
+    Key("momentum", "float", 0.9, "sgd momentum", interval="[0, 1)"),
+    Key("nesterov", "bool", False, "sgd: Nesterov momentum"),
+    Key("batch_size", "int", 32, "clips per training batch", interval="[1, 65536]"),
+    Key("max_epochs", "int", 10, "epochs at most (the space's top-level max_epochs)",
+        interval="[1, 100000]"),
+    Key("patience", "int", 0, "stop after this many epochs without a better val_loss; "
+        "0: never", interval="[0, 100000]"),
+    Key("min_train_loss", "float", 0.0, "stop once the train loss falls below; 0: never",
+        interval="[0, inf)"),
+    Key("grad_clip", "float", 0.0, "max gradient norm; 0: no clipping", interval="[0, inf)"),
+    Key("amp", "bool", True, "mixed precision where there is a GPU"),
+    Key("seed", "int", 0, "seed of the weights, the batches and the augmentations",
+        interval="[0, 4294967295]"),
+)
+# Set by the search itself, never by a space: the model's name, and the embedding layers'
+# sizes that the loop hands the model.
+INTERNAL = ("model", "input_splits")
+
+
+def schema(model: str) -> Schema:
+    """Every key a trial of `model` reads: the loop's and its parts', and the model's."""
+    return Schema((*KEYS, *schedules.KEYS, *losses.KEYS, *sampling.KEYS, *augment.KEYS,
+                   *data.KEYS, *models.keys(model)))
 
 
 def make_optimizer(config: Mapping[str, Any], params) -> torch.optim.Optimizer:
@@ -97,7 +112,7 @@ def fit(
     report: Report,
     resume: dict[str, Any] | None = None,
 ) -> None:
-    config = {**DEFAULTS, **config}
+    config = schema(config["model"]).with_defaults(config)
     if data.layers:
         data = data.select_layers(config.get("layer"))
         config["input_splits"] = data.input_splits  # the model builds one branch per layer

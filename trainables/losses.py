@@ -7,6 +7,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .keys import Key
+
+KEYS = (
+    Key("loss", "str", None, "ce or focal (single-label), bce or focal (multi-label); "
+        "null: ce or bce", choices=("ce", "bce", "focal"), nullable=True),
+    Key("focal_gamma", "float", 2.0, "focal loss exponent", interval="[0, 10]"),
+    Key("class_weights", "bool", False, "inverse-frequency class weights in the loss"),
+)
+
 
 def class_weights(y: np.ndarray, num_classes: int) -> torch.Tensor:
     """Inverse-frequency weights with mean 1 (multi-hot targets count every label)."""
@@ -56,7 +65,7 @@ def make_loss(config: dict, y_train: np.ndarray, num_classes: int, multi_label: 
               ) -> nn.Module:
     """`loss`: `ce` or `focal` (single-label), `bce` or `focal` (multi-label);
     `focal_gamma`; `class_weights: true` for inverse-frequency weighting."""
-    name = config.get("loss", "bce" if multi_label else "ce")
+    name = config.get("loss") or ("bce" if multi_label else "ce")
     allowed = ("bce", "focal") if multi_label else ("ce", "focal")
     if name not in allowed:
         kind = "multi-label" if multi_label else "single-label"

@@ -182,6 +182,12 @@ MULTI_LABEL: tuple[Metric, ...] = (MeanAveragePrecision(), DPrime(), Lwlrap(), M
                                    MacroF1Tuned())
 
 
+def reported(multi_label: bool, prefix: str = "val") -> tuple[str, ...]:
+    """The names a trial reports for a task of this kind, the loss included."""
+    metrics = MULTI_LABEL if multi_label else SINGLE_LABEL
+    return (*(f"{prefix}_{metric.name}" for metric in metrics), f"{prefix}_loss")
+
+
 def score_all(targets: np.ndarray, probs: np.ndarray, prefix: str) -> dict[str, float]:
     """Every metric of the task's kind (multi-label when targets are a matrix)."""
     metrics = MULTI_LABEL if targets.ndim == 2 else SINGLE_LABEL

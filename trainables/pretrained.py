@@ -14,7 +14,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from .keys import Key
+
 SHOWN = 5  # keys named in an error
+KEYS = (
+    Key("pretrained", "str", None, "weights file to start from (its head is replaced)",
+        nullable=True),
+    Key("unfrozen_layers", "int", None, "the last N stages train, the others stay frozen "
+        "(null: all train)", interval="[0, 64]", nullable=True),
+    Key("head_lr", "float", None, "learning rate of the new head (null: lr)",
+        interval="(0, 10]", nullable=True),
+)
 
 
 class PretrainedError(ValueError):

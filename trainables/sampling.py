@@ -5,6 +5,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .keys import Key
+
+KEYS = (
+    Key("sampling", "str", "shuffle", "shuffle: every clip once per epoch; balanced: each "
+        "class equally likely", choices=("shuffle", "balanced")),
+    Key("oversample_to", "int", None, "repeat each class up to this many clips per epoch",
+        interval="[1, 10000000]", nullable=True),
+)
+
 
 def epoch_order(y: np.ndarray, config: dict, g: torch.Generator) -> torch.Tensor:
     """Indices of one epoch.

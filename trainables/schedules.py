@@ -7,7 +7,21 @@ from typing import Any
 
 import torch
 
+from .keys import Key
+
 SCHEDULES = ("constant", "cosine", "step", "plateau")
+KEYS = (
+    Key("schedule", "str", "constant", "learning-rate schedule, stepped once per epoch",
+        choices=SCHEDULES),
+    Key("warmup_epochs", "int", 0, "epochs of linear warm-up from lr / (warmup + 1)",
+        interval="[0, 1000]"),
+    Key("step_size", "int", 10, "schedule step: epochs between lr cuts", interval="[1, 1000]"),
+    Key("gamma", "float", 0.1, "schedule step: lr factor at each cut", interval="(0, 1]"),
+    Key("plateau_factor", "float", 0.1, "schedule plateau: lr factor when val_loss stalls",
+        interval="(0, 1)"),
+    Key("plateau_patience", "int", 3, "schedule plateau: epochs without improvement first",
+        interval="[0, 1000]"),
+)
 
 
 class Schedule:

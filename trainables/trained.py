@@ -11,7 +11,7 @@ import torch
 
 from . import models
 from .augment import centre_crop
-from .checkpoints import STATE_FILE
+from .checkpoints import read_state
 from .data import normalise
 from .loop import predict, probabilities
 
@@ -23,12 +23,9 @@ class TrainedModel:
 
     @classmethod
     def load(cls, checkpoint: str | Path) -> TrainedModel:
-        """From a checkpoint folder (its state.pt) or a state file (an exported model.pt)."""
-        path = Path(checkpoint)
-        path = path / STATE_FILE if path.is_dir() else path
-        if not path.exists():
-            raise FileNotFoundError(f"no model state at {path}")
-        state = torch.load(path, weights_only=False, map_location="cpu")
+        """From a checkpoint folder or an exported model.pt (tensors only, with their JSON
+        metadata beside them); a file that needs unpickling is refused."""
+        state = read_state(checkpoint)
         model = models.build(state["config"]["model"], state["config"],
                              tuple(state["input_shape"]), len(state["label_names"]))
         model.load_state_dict(state["model"])

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import ray
-import torch
 from ray import tune
 
-from .checkpoints import METRICS_FILE, STATE_FILE
+from .checkpoints import METRICS_FILE, read_state, write_checkpoint
 from .data import variant_key
 from .loop import fit
 
@@ -26,14 +25,14 @@ def train(config: dict[str, Any], variants: dict[str, ray.ObjectRef]) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            resume = torch.load(Path(folder) / STATE_FILE, weights_only=False)
+            resume = read_state(folder)
 
     def report(metrics: dict[str, Any], state: dict[str, Any]) -> None:
         # Tune's own `timestamp` has one-second resolution; reports and benchmarks order
         # epochs across trials by this.
         metrics = {**metrics, "node": node, "reported_at": time.time()}
         with tempfile.TemporaryDirectory() as folder:
-            torch.save(state, Path(folder) / STATE_FILE)
+            write_checkpoint(Path(folder), state)
             (Path(folder) / METRICS_FILE).write_text(json.dumps(metrics))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 

@@ -11,22 +11,26 @@ from typing import Any
 
 from torch import nn
 
+from ..keys import Key
+
 Builder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
 _REGISTRY: dict[str, Builder] = {}
 _INPUTS: dict[str, tuple[str, ...]] = {}
 _RAW_INPUT: set[str] = set()
+_KEYS: dict[str, tuple[Key, ...]] = {}
 SPECTROGRAMS = ("logmel", "mfcc")
 
 
-def register(name: str, inputs: tuple[str, ...],
+def register(name: str, inputs: tuple[str, ...], keys: tuple[Key, ...],
              raw_input: bool = False) -> Callable[[Builder], Builder]:
-    """Register a builder under `name`, reading the given representations; `raw_input`
-    models normalise their input themselves (as a pretrained network's first layer does)
-    and get it without the train-split standardisation."""
+    """Register a builder under `name`, reading the given representations and config
+    `keys`; `raw_input` models normalise their input themselves (as a pretrained network's
+    first layer does) and get it without the train-split standardisation."""
 
     def add(builder: Builder) -> Builder:
         _REGISTRY[name] = builder
         _INPUTS[name] = inputs
+        _KEYS[name] = keys
         if raw_input:
             _RAW_INPUT.add(name)
         return builder
@@ -38,6 +42,12 @@ def inputs(name: str) -> tuple[str, ...]:
     """The representations model `name` reads."""
     _load_all()
     return _INPUTS[name]
+
+
+def keys(name: str) -> tuple[Key, ...]:
+    """The config keys model `name` reads."""
+    _load_all()
+    return _KEYS[name]
 
 
 def wants_raw_input(name: str) -> bool:

@@ -13,8 +13,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..blocks import activation, initialise, norm1d
+from ..blocks import activation, initialise, layer_keys, norm1d
+from ..keys import Key
 from . import register
+
+KEYS = (
+    Key("conv_layers", "int", 4, "conv layers, the strided front one included",
+        interval="[1, 16]"),
+    Key("channels", "int", 64, "channels of the first conv", interval="[1, 4096]"),
+    Key("channel_growth", "float", 1.0, "channel factor from one block to the next",
+        interval="(0, 4]"),
+    Key("kernel_size", "int", 9, "kernel of the conv blocks", interval="[1, 1024]"),
+    Key("first_kernel", "int", 80, "kernel of the strided front conv", interval="[1, 4096]"),
+    Key("first_stride", "int", 4, "stride of the front conv", interval="[1, 1024]"),
+    Key("pool", "int", 4, "max-pool after the front conv", interval="[1, 1024]"),
+    Key("convs_per_block", "int", 1, "convs per block (2: VGG-style)", interval="[1, 4]"),
+    *layer_keys(dropout=0.5),
+)
 
 
 class ConvBlock1d(nn.Sequential):
@@ -76,10 +91,7 @@ class CNN1d(nn.Module):
         return self.head(x.mean(dim=-1))
 
 
-@register("cnn1d", inputs=("waveform",))
+@register("cnn1d", inputs=("waveform",), keys=KEYS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> CNN1d:
-    keys = (
-        "conv_layers", "channels", "channel_growth", "kernel_size", "first_kernel",
-        "first_stride", "pool", "convs_per_block", "norm", "act", "dropout", "init",
-    )
-    return CNN1d(input_shape[-1], num_classes, **{k: config[k] for k in keys if k in config})
+    return CNN1d(input_shape[-1], num_classes,
+                 **{k.name: config[k.name] for k in KEYS if k.name in config})

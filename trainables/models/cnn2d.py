@@ -13,8 +13,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..blocks import GlobalPool, activation, as_image, initialise, norm2d
+from ..blocks import GlobalPool, activation, as_image, initialise, layer_keys, norm2d
+from ..keys import Key
 from . import SPECTROGRAMS, register
+
+KEYS = (
+    Key("conv_layers", "int", 4, "conv blocks", interval="[1, 12]"),
+    Key("channels", "int", 32, "channels of the first block", interval="[1, 4096]"),
+    Key("channel_growth", "float", 2.0, "channel factor from one block to the next",
+        interval="(0, 4]"),
+    Key("kernel_size", "int", 3, "conv kernel", interval="[1, 31]"),
+    Key("stride", "int", 1, "stride of each block's first conv", interval="[1, 8]"),
+    Key("pool", "int", 2, "max-pool after each block (1: none)", interval="[1, 8]"),
+    Key("convs_per_block", "int", 1, "convs per block (2: VGG-style)", interval="[1, 4]"),
+    *layer_keys(dropout=0.3),
+)
 
 
 class ConvBlock2d(nn.Sequential):
@@ -66,8 +79,6 @@ class CNN2d(nn.Module):
         return self.head(self.pool(self.blocks(as_image(spectrogram))))
 
 
-@register("cnn2d", inputs=SPECTROGRAMS)
+@register("cnn2d", inputs=SPECTROGRAMS, keys=KEYS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> CNN2d:
-    keys = ("conv_layers", "channels", "channel_growth", "kernel_size", "stride", "pool",
-            "convs_per_block", "norm", "act", "dropout", "init")
-    return CNN2d(num_classes, **{k: config[k] for k in keys if k in config})
+    return CNN2d(num_classes, **{k.name: config[k.name] for k in KEYS if k.name in config})

@@ -10,8 +10,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..blocks import activation, initialise, norm1d
+from ..blocks import activation, initialise, layer_keys, norm1d
+from ..keys import Key
 from . import register
+
+KEYS = (
+    Key("hidden", "ints", None, "hidden layer sizes, e.g. [256, 128] (else hidden_layers x "
+        "hidden_units)", nullable=True),
+    Key("hidden_layers", "int", 2, "hidden layers, each of hidden_units", interval="[0, 16]"),
+    Key("hidden_units", "int", 256, "units per hidden layer", interval="[1, 65536]"),
+    *layer_keys(dropout=0.5),
+)
 
 
 class MLP(nn.Module):
@@ -54,12 +63,12 @@ class BranchedMLP(nn.Module):
                                                                   strict=True)]).mean(dim=0)
 
 
-@register("mlp", inputs=("features", "embedding", "waveform", "logmel", "mfcc"))
+@register("mlp", inputs=("features", "embedding", "waveform", "logmel", "mfcc"), keys=KEYS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...],
           num_classes: int) -> nn.Module:
     """`hidden` is a list of sizes, or `hidden_layers` x `hidden_units` (searchable as ints);
     `input_splits` (set by the loop for several embedding layers) gives one branch each."""
-    if "hidden" in config:
+    if config.get("hidden"):
         hidden = list(config["hidden"])
     else:
         hidden = [config.get("hidden_units", 256)] * config.get("hidden_layers", 2)

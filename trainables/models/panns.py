@@ -19,7 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..blocks import Backbone, GlobalPool, initialise
+from ..keys import Key
+from ..pretrained import KEYS as PRETRAINED_KEYS
 from . import register
+
+KEYS = (Key("dropout", "float", 0.5, "dropout before the head", interval="[0, 1)"),
+        *PRETRAINED_KEYS)
 
 # Published checkpoint keys that belong to no layer here.
 PUBLISHED_SKIP = ("spectrogram_extractor.", "logmel_extractor.", "fc_audioset.")
@@ -104,9 +109,9 @@ def _builder(block: type[nn.Module], channels: tuple[int, ...], embedding: int,
     return build
 
 
-register("panns_cnn6", inputs=("logmel",), raw_input=True)(
+register("panns_cnn6", inputs=("logmel",), keys=KEYS, raw_input=True)(
     _builder(ConvBlock5x5, (64, 128, 256, 512), 512))
-register("panns_cnn10", inputs=("logmel",), raw_input=True)(
+register("panns_cnn10", inputs=("logmel",), keys=KEYS, raw_input=True)(
     _builder(ConvBlock, (64, 128, 256, 512), 512))
-register("panns_cnn14", inputs=("logmel",), raw_input=True)(
+register("panns_cnn14", inputs=("logmel",), keys=KEYS, raw_input=True)(
     _builder(ConvBlock, (64, 128, 256, 512, 1024, 2048), 2048, unpooled=1))

@@ -9,10 +9,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..blocks import activation, as_image, initialise, norm2d
+from ..blocks import activation, as_image, initialise, layer_keys, norm2d
+from ..keys import Key
 from . import SPECTROGRAMS, register
 
 DEPTHS = (20, 32, 44, 56, 110)
+KEYS = (
+    Key("depth", "int", 20, "layers, 6n+2", choices=DEPTHS),
+    Key("width", "int", 16, "channels of the first stage (doubled twice)",
+        interval="[1, 1024]"),
+    *layer_keys(dropout=0.0, init="he_normal"),
+)
 
 
 class BasicBlock(nn.Module):
@@ -59,8 +66,7 @@ class ResNetCifar(nn.Module):
         return self.head(x.mean(dim=(2, 3)))
 
 
-@register("resnet_cifar", inputs=SPECTROGRAMS)
+@register("resnet_cifar", inputs=SPECTROGRAMS, keys=KEYS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...],
           num_classes: int) -> ResNetCifar:
-    keys = ("depth", "width", "norm", "act", "dropout", "init")
-    return ResNetCifar(num_classes, **{k: config[k] for k in keys if k in config})
+    return ResNetCifar(num_classes, **{k.name: config[k.name] for k in KEYS if k.name in config})

@@ -1,0 +1,158 @@
+"""The Optuna study of a search, kept on disk beside its trials, and the searcher that tells it
+the truth about each trial.
+
+The study lives in `<experiment>/optuna.journal` (Optuna's JournalStorage: one appended,
+fsynced JSON line per change, readable by `optuna-dashboard` while the search runs). It is
+the searcher's memory: Tune's own searcher checkpoint holds only which Tune trial is which
+Optuna trial, and when that file is lost or corrupt it is rebuilt from the study itself
+(every Optuna trial carries its Tune trial id), so resuming never depends on a pickle.
+
+What Optuna is told, per trial (Ray's OptunaSearch tells COMPLETE with the last epoch's
+value for a trial the scheduler stopped after two epochs):
+- the loop ended it (max_epochs, patience, min_train_loss): COMPLETE, with the best epoch's
+  value, the one the leaderboard ranks by;
+- a scheduler stopped it, or the time budget cut it: PRUNED, its epochs as intermediate values;
+- it raised, or its loss diverged: FAIL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+from ray.tune.search.optuna import OptunaSearch
+
+STUDY_FILE = "optuna.journal"
+STUDY_NAME = "search"
+TUNE_ID = "tune_trial_id"  # the user attribute that ties an Optuna trial to a Tune trial
+logger = logging.getLogger(__name__)
+
+
+def study_storage(experiment_dir: Path) -> JournalStorage:
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(experiment_dir / STUDY_FILE)))
+
+
+def load_study(experiment_dir: Path) -> optuna.Study:
+    """The study of an experiment folder, as the dashboard and the report read it."""
+    path = Path(experiment_dir) / STUDY_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no study here; is {experiment_dir} an experiment "
+                                "folder of a search made with this version?")
+    return optuna.load_study(study_name=STUDY_NAME, storage=study_storage(Path(experiment_dir)))
+
+
+def fail_lost_trials(experiment_dir: Path, known: set[str]) -> int:
+    """Fail the study's still-running trials that Tune does not know (it lost them to an
+    interruption before recording them); returns how many. Call once the search is done."""
+    study = load_study(experiment_dir)
+    lost = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t.user_attrs.get(TUNE_ID) not in known]
+    for trial in lost:
+        study.tell(trial.number, state=TrialState.FAIL)
+    return len(lost)
+
+
+def best_value(values: list[float], mode: str) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    return max(finite) if mode == "max" else min(finite)
+
+
+class StudySearcher(OptunaSearch):
+    """Ray's OptunaSearch over a study on disk, telling Optuna each trial's true outcome."""
+
+    def __init__(self, space: Callable, metric: str, mode: str,
+                 sampler: optuna.samplers.BaseSampler, experiment_dir: Path,
+                 points_to_evaluate: list[dict[str, Any]] | None = None):
+        self._experiment_dir = Path(experiment_dir)
+        super().__init__(space=space, metric=metric, mode=mode, sampler=sampler,
+                         storage=study_storage(self._experiment_dir), study_name=STUDY_NAME,
+                         points_to_evaluate=points_to_evaluate)
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        config = super().suggest(trial_id)
+        self._ot_trials[trial_id].set_user_attr(TUNE_ID, trial_id)
+        return config
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        ot_trial = self._ot_trials[trial_id]
+        result = result or {}
+        reason = result.get("stop_reason", "")
+        values = list(self._intermediate(ot_trial.number).values())
+        value = best_value(values, self.mode)
+        if error or reason.startswith("diverged") or (reason and value is None):
+            state, value = TrialState.FAIL, None
+        elif reason:
+            state = TrialState.COMPLETE
+        else:  # the trial's own loop did not end it: a scheduler or the budget did
+            state, value = TrialState.PRUNED, None
+        ot_trial.set_user_attr("stop_reason", reason or ("error" if error else "stopped"))
+        for key in ("params", "infer_ms_per_clip", "epoch"):
+            if key in result:
+                ot_trial.set_user_attr(key, result[key])
+        try:
+            self._ot_study.tell(ot_trial, value, state=state)
+        except Exception as exc:  # already finished in the study (a resumed search)
+            logger.warning("study: trial %s: %s", trial_id, exc)
+        self._completed_trials.add(trial_id)
+
+    def _intermediate(self, number: int) -> dict[int, float]:
+        return self._ot_study.get_trials(deepcopy=False)[number].intermediate_values
+
+    # Tune's searcher checkpoint: which Tune trial is which Optuna trial, as JSON.
+    def save(self, checkpoint_path: str) -> None:
+        mapping = {tid: t.number for tid, t in self._ot_trials.items()}
+        with open(checkpoint_path, "w") as f:
+            json.dump({"trials": mapping, "completed": sorted(self._completed_trials)}, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def restore(self, checkpoint_path: str) -> None:
+        try:
+            with open(checkpoint_path) as f:
+                saved = json.load(f)
+            mapping, completed = saved["trials"], set(saved["completed"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            logger.warning("searcher state %s unreadable (%s); rebuilt from the study",
+                           checkpoint_path, error)
+            mapping, completed = None, None
+        self._rebuild(mapping, completed)
+
+    def restore_from_dir(self, checkpoint_dir: str) -> None:
+        try:
+            super().restore_from_dir(checkpoint_dir)
+        except Exception as error:  # no searcher file at all
+            logger.warning("no searcher state in %s (%s); rebuilt from the study",
+                           checkpoint_dir, error)
+            self._rebuild(None, None)
+
+    def _rebuild(self, mapping: dict[str, int] | None, completed: set[str] | None) -> None:
+        """Tune trial ids -> live Optuna trials, from the saved mapping or from the study's
+        own records; trials the study has finished count as completed. A trial the study
+        started for a Tune trial that the interruption lost is failed, so that the sampler
+        does not wait on it."""
+        trials = self._ot_study.get_trials(deepcopy=False)
+        if mapping is None:
+            mapping = {t.user_attrs[TUNE_ID]: t.number for t in trials if TUNE_ID in t.user_attrs}
+        for trial in trials:
+            if trial.state == TrialState.RUNNING and trial.number not in mapping.values():
+                self._ot_study.tell(trial.number, state=TrialState.FAIL)
+        self._ot_trials = {tid: optuna.Trial(self._ot_study, trials[number]._trial_id)
+                           for tid, number in mapping.items() if number < len(trials)}
+        finished = {tid for tid, number in mapping.items()
+                    if number < len(trials) and trials[number].state.is_finished()}
+        self._completed_trials = finished | (completed or set())
