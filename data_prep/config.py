@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .loudness import LOUDNESS
+
 LAYOUTS = ("auto", "folders", "speech_commands", "csv", "esc50")
 PAD_POLICIES = ("pad", "tile")
 REPRESENTATIONS = ("waveform", "logmel", "mfcc", "features")
@@ -42,9 +44,10 @@ class CsvConfig:
     label_column: str = "label"
     separator: str | None = None  # multi-label cells, e.g. "," for FSD50K
     vocabulary: str | None = None  # one label per line, or FSD50K's index,label,mid
-    split_column: str | None = None
-    fold_column: str | None = None
-    group_column: str | None = None
+    # "auto": found by their usual names (sources.SPLIT_COLUMNS...); null: not used.
+    split_column: str | None = "auto"
+    fold_column: str | None = "auto"
+    group_column: str | None = "auto"
     audio_dir: str = "."  # where paths point, relative to the CSV's folder
 
 
@@ -103,6 +106,10 @@ class DatasetConfig:
     split_seed: int = 0
     val_fold: int | None = None
     test_fold: int | None = None
+    # A group (speaker) on both sides of a split is an error unless this is true.
+    allow_shared_groups: bool = False
+    loudness: str = "none"  # per clip: none, peak, rms or lufs (see loudness.py)
+    loudness_db: float | None = None  # the target level; None: the kind's default
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
 
@@ -142,7 +149,7 @@ class DatasetConfig:
 
     def _validate(self, where: str) -> None:
         choices = {"layout": LAYOUTS, "pad_policy": PAD_POLICIES,
-                   "representation": REPRESENTATIONS}
+                   "representation": REPRESENTATIONS, "loudness": LOUDNESS}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(

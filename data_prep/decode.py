@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 import soxr
+
+from . import loudness
+from .config import DatasetConfig
 
 MAX_CHANNELS = 2
 
@@ -56,14 +61,27 @@ def _truncation(notes: str) -> str:
     return f"{match[3]} of {match[2]} audio bytes present" if match else ""
 
 
-def load_clip(
-    path: str,
-    sample_rate: int,
-    clip_samples: int,
-    pad_policy: str,
-    min_seconds: float = 0.0,
-    max_file_mb: float = 512.0,
-) -> np.ndarray:
+@dataclass(frozen=True)
+class Decoded:
+    clip: np.ndarray  # float32, the configured length and level
+    seconds: float  # the recording's own duration
+    level_db: float  # its RMS level in dBFS, before any loudness normalisation
+    digest: str  # a hash of its samples at the configured rate, to find duplicates
+
+
+def decode_clip(path: str, config: DatasetConfig) -> Decoded:
+    """One file as the dataset config prepares it, with what the summary reports of it."""
+    mono = load_mono(path, config.sample_rate, config.min_seconds, config.max_file_mb)
+    digest = hashlib.blake2b(mono.tobytes(), digest_size=8).hexdigest()
+    level = loudness.rms_db(mono)
+    mono = loudness.normalise(mono, config.sample_rate, config.loudness, config.loudness_db)
+    clip = fix_length(mono, config.stored_samples, config.pad_policy)
+    return Decoded(clip, len(mono) / config.sample_rate, level, digest)
+
+
+def load_mono(path: str, sample_rate: int, min_seconds: float = 0.0,
+              max_file_mb: float = 512.0) -> np.ndarray:
+    """The whole recording, mixed to mono and resampled; `Rejected` with the reason."""
     audio, native_rate = read_audio(path, max_file_mb)
     mono = audio[:, 0] if audio.shape[1] == 1 else audio.mean(axis=1)
     # One pass finds both: the peak of a clip with a NaN or an inf is not finite.
@@ -76,7 +94,7 @@ def load_clip(
         raise Rejected(f"too short: {len(mono) / native_rate:.3f}s < min_seconds {min_seconds}")
     if native_rate != sample_rate:
         mono = soxr.resample(mono, native_rate, sample_rate).astype(np.float32)
-    return fix_length(mono, clip_samples, pad_policy)
+    return np.ascontiguousarray(mono, dtype=np.float32)
 
 
 def fix_length(clip: np.ndarray, length: int, pad_policy: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import representations, synthetic
+from . import representations, summary, synthetic
 from .atomic import building
 from .config import CsvConfig, DataError, DatasetConfig, EmbedConfig
 from .fingerprint import fingerprint
@@ -28,6 +28,7 @@ from .worker import SPLITS, decode_batch
 # Samples per Ray task: about 0.3 s of decoding and featurising on one core, against Ray's
 # ~20 ms per task (measured: 128 clips of 1 s a task, 1550 clips/s; 256, 1750).
 SAMPLES_PER_TASK = 8_000_000
+MEASURED = ("seconds", "level_db", "digest")  # what workers report of each kept clip
 
 
 @dataclass(frozen=True)
@@ -67,20 +68,51 @@ def resolve_source(config: DatasetConfig, cache_root: Path) -> tuple[Path, Datas
 
 
 def list_clips(config: DatasetConfig, source: Path) -> pd.DataFrame:
-    """The clip table with a `split` for every row."""
+    """The clip table with a `split` for every row; `attrs["origin"]` says where the split
+    and the groups came from."""
     clips = list_source(config, source)
-    if "split" not in clips:
-        if "fold" in clips:
-            clips["split"] = splits_from_folds(clips["fold"], config.val_fold, config.test_fold)
-        else:
-            clips["split"] = assign_splits(
-                clips, config.val_fraction, config.test_fraction, config.split_seed
-            )
+    origin = clips.attrs["origin"]
+    if "split" in clips and not (clips["split"] == "val").any():
+        train = clips["split"] == "train"
+        fraction = config.val_fraction / (1 - config.test_fraction)
+        clips.loc[train, "split"] = assign_splits(clips[train], fraction, 0.0, config.split_seed)
+        origin["split"] += f"; val drawn from its train rows ({fraction:.0%} of groups)"
+    elif "split" not in clips and "fold" in clips:
+        clips["split"] = splits_from_folds(clips["fold"], config.val_fold, config.test_fold)
+        origin["split"] = f"folds of {origin['folds']}"
+    elif "split" not in clips:
+        clips["split"] = assign_splits(
+            clips, config.val_fraction, config.test_fraction, config.split_seed
+        )
+        origin["split"] = (f"random by class, {1 - config.val_fraction - config.test_fraction:.0%}"
+                           f"/{config.val_fraction:.0%}/{config.test_fraction:.0%}, groups kept "
+                           f"together (split_seed {config.split_seed})")
+    clips.attrs["origin"] = origin
+    if not config.allow_shared_groups:
+        check_groups(clips, source)
     train_labels = {n for names in clips.loc[clips["split"] == "train", "labels"] for n in names}
     missing = sorted({n for names in clips["labels"] for n in names} - train_labels)
     if missing:
         raise DataError(f"{source}: classes {missing} have no clip in the train split")
     return clips
+
+
+def check_groups(clips: pd.DataFrame, source: Path) -> None:
+    """A group (a speaker, a session) in two splits lets a model be scored on whom it has
+    heard: an error naming the group and its splits."""
+    if clips.attrs["origin"]["groups"] is None:
+        return
+    pairs = clips[["group", "split"]].drop_duplicates()
+    shared = pairs[pairs["group"].duplicated(keep=False)]
+    if shared.empty:
+        return
+    group = shared["group"].iloc[0]
+    splits = sorted(shared.loc[shared["group"] == group, "split"])
+    count = shared["group"].nunique()
+    raise DataError(
+        f"{source}: group {group!r} ({clips.attrs['origin']['groups']}) is in splits {splits}"
+        f", and {count - 1} more groups span splits too: scores on its clips would measure "
+        "voices the model has heard. Fix the split, or set dataset.allow_shared_groups: true")
 
 
 def clips_per_task(clips: int, samples_per_clip: int, cpus: float) -> int:
@@ -154,17 +186,18 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
             fn_kwargs={"config": config, "out_dir": str(tmp), "multi_label": multi_label},
         )
         rejected: list[dict[str, str]] = []
-        kept_rows: list[int] = []
+        measured: list[pd.DataFrame] = []
         total = total_sq = 0.0
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             ok = batch["reason"] == ""
             for row, reason in zip(batch["row"][~ok], batch["reason"][~ok], strict=True):
                 rejected.append({"id": clips.at[row, "id"], "reason": reason})
-            kept_rows.extend(batch["row"][ok].tolist())
+            measured.append(pd.DataFrame({key: batch[key][ok] for key in MEASURED},
+                                         index=batch["row"][ok]))
             total = total + batch["sum"].sum(axis=0)
             total_sq = total_sq + batch["sum_sq"].sum(axis=0)
 
-        kept = clips.loc[sorted(kept_rows)]
+        kept = clips.join(pd.concat(measured), how="inner").sort_index()
         train_kept = {n for names in kept.loc[kept["split"] == "train", "labels"] for n in names}
         if train_kept != set(label_names):
             lost = sorted(set(label_names) - train_kept)
@@ -188,9 +221,14 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
             "normalisation": {column: _statistics(config, total, total_sq,
                                                   int((kept["split"] == "train").sum()))},
             "noise_files": noise_files(source),
+            "origin": clips.attrs["origin"],
+            "splits": summary.split_levels(kept),
+            "duplicates": summary.duplicates(kept),
         }
         if column == "features":
             manifest["feature_names"] = representations.feature_names()
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         pd.DataFrame(rejected, columns=["id", "reason"]).to_csv(tmp / "rejected.csv", index=False)
+        summary.duplicates_table(manifest["duplicates"]).to_csv(tmp / "duplicates.csv",
+                                                                index=False)
     return Prepared(target, manifest, False, time.perf_counter() - started)

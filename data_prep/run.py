@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .config import ConfigError, CsvConfig, DatasetConfig, EmbedConfig, SyntheticConfig
+from .summary import describe
 
 NESTED = {"csv": CsvConfig, "synthetic": SyntheticConfig, "embed": EmbedConfig}
 
@@ -74,6 +75,7 @@ def summary(manifest: dict[str, Any], seconds: float, reused: bool) -> str:
         lines.append(f"  {row['id']}: {row['reason']}")
     if len(rejected) > 10:
         lines.append(f"  ... and {len(rejected) - 10} more")
+    lines += describe(manifest)
     verb = "reused" if reused else "prepared"
     rate = "" if reused else f", {clips / max(seconds, 1e-9):.0f} clips/s"
     lines.append(f"{verb} {clips} clips ({sum(totals.values())} kept) in {seconds:.1f}s{rate}")

@@ -24,8 +24,17 @@ from .config import ConfigError, CsvConfig, DataError, DatasetConfig
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".au", ".aiff", ".aif", ".snd"}
 NOISE_FOLDER = "_background_noise_"
-SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val",
-               "test": "test", "testing": "test", "eval": "test"}
+SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val",
+               "validation": "val", "dev": "val", "test": "test", "testing": "test",
+               "eval": "test"}
+# A CSV's own split, folds and groups, found by their usual names (`dataset.csv.*_column`
+# names another; null turns one off).
+AUTO = "auto"
+USUAL_COLUMNS = {
+    "split_column": ("split", "set", "subset", "partition"),
+    "fold_column": ("fold",),
+    "group_column": ("speaker", "speaker_id", "client_id", "group", "subject", "session"),
+}
 ESC50 = CsvConfig(path_column="filename", label_column="category", fold_column="fold",
                   audio_dir="../audio")
 
@@ -66,7 +75,12 @@ def list_source(config: DatasetConfig, source: Path) -> pd.DataFrame:
     if len(labels) < 2:
         raise DataError(f"{source}: found {len(labels)} class(es) {sorted(labels)}; "
                          "a classifier needs at least two")
-    return clips.reset_index(drop=True)
+    origin = {"split": None, "folds": None, "groups": None, **clips.attrs.get("origin", {})}
+    if origin["groups"] is None and (clips["group"] != clips["id"]).any():
+        origin["groups"] = "the speaker in <speaker>_nohash_ file names"
+    clips = clips.reset_index(drop=True)
+    clips.attrs["origin"] = origin
+    return clips
 
 
 def class_folders(root: Path) -> pd.DataFrame:
@@ -104,6 +118,7 @@ def speech_commands(root: Path) -> pd.DataFrame:
         listed = set((root / list_file).read_text().split())
         split[clips["id"].isin(listed)] = name
     clips["split"] = split
+    clips.attrs["origin"] = {"split": "validation_list.txt and testing_list.txt"}
     return clips
 
 
@@ -123,11 +138,25 @@ def _read_vocabulary(path: Path) -> list[str]:
     return lines
 
 
+def _find_columns(table: pd.DataFrame, options: CsvConfig) -> dict[str, str | None]:
+    """The split, fold and group columns: as given, or found by their usual names."""
+    by_name = {str(c).strip().lower(): c for c in table.columns}
+    found = {}
+    for key, usual in USUAL_COLUMNS.items():
+        given = getattr(options, key)
+        found[key] = (next((by_name[n] for n in usual if n in by_name), None)
+                      if given == AUTO else given)
+    return found
+
+
 def csv_manifest(csv_path: Path, options: CsvConfig) -> pd.DataFrame:
+    """The clip table of a CSV; `attrs["origin"]` says which columns gave the split,
+    folds and groups."""
     csv_path = csv_path.resolve()
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    for key in ("path_column", "label_column", "split_column", "fold_column", "group_column"):
-        column = getattr(options, key)
+    found = _find_columns(table, options)
+    for key, column in {"path_column": options.path_column,
+                        "label_column": options.label_column, **found}.items():
         if column and column not in table.columns:
             raise ConfigError(f"{csv_path}: no column {column!r} (dataset.csv.{key}); "
                               f"its columns are {list(table.columns)}")
@@ -149,21 +178,34 @@ def csv_manifest(csv_path: Path, options: CsvConfig) -> pd.DataFrame:
         if not names:
             raise DataError(f"{csv_path}, row {row + 2}: empty {options.label_column!r} cell")
     ids = [str(Path(p)) for p in table[options.path_column]]
+    split_column, fold_column, group_column = (
+        found["split_column"], found["fold_column"], found["group_column"])
     clips = pd.DataFrame({
         "path": [str(audio_dir / p) for p in ids],
         "id": ids,
         "labels": labels,
-        "group": table[options.group_column] if options.group_column else ids,
+        "group": table[group_column].str.strip() if group_column else ids,
     })
-    if options.split_column:
-        raw = table[options.split_column].str.strip().str.lower()
+    off = "set dataset.csv.{key}: null to ignore it, or name another column"
+    if split_column:
+        raw = table[split_column].str.strip().str.lower()
         bad = sorted(set(raw) - set(SPLIT_NAMES))
         if bad:
-            raise DataError(f"{csv_path}: column {options.split_column!r} holds {bad[0]!r}; "
-                             f"expected one of {sorted(SPLIT_NAMES)}")
+            raise DataError(f"{csv_path}: column {split_column!r} holds {bad[0]!r}; expected "
+                            f"one of {sorted(SPLIT_NAMES)}; " + off.format(key="split_column"))
         clips["split"] = raw.map(SPLIT_NAMES).to_numpy()
-    if options.fold_column:
-        clips["fold"] = table[options.fold_column].astype(int).to_numpy()
+    if fold_column:
+        try:
+            clips["fold"] = table[fold_column].astype(int).to_numpy()
+        except ValueError:
+            raise DataError(f"{csv_path}: column {fold_column!r} holds other than whole "
+                            "numbers; " + off.format(key="fold_column")) from None
+    where = f"column {{!r}} of {csv_path.name}"
+    clips.attrs["origin"] = {
+        "split": where.format(split_column) if split_column else None,
+        "folds": where.format(fold_column) if "fold" in clips else None,
+        "groups": where.format(group_column) if group_column else None,
+    }
     missing = [p for p in clips["path"] if not Path(p).exists()]
     if missing and len(missing) == len(clips):
         raise FileNotFoundError(f"{csv_path}: none of its {len(clips)} files exist under "

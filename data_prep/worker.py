@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from . import representations
 from .config import DatasetConfig
-from .decode import Rejected, load_clip
+from .decode import Rejected, decode_clip
 from .shards import array_column
 
 SPLITS = ("train", "val", "test")
@@ -47,16 +47,21 @@ def decode_batch(
     batch: dict[str, np.ndarray], config: DatasetConfig, out_dir: str, multi_label: bool
 ) -> dict[str, np.ndarray]:
     """Decode, featurise and write one batch; return per row its reason for rejection ("" if
-    kept) and, for kept train rows, sums for the normalisation statistics."""
+    kept), what the summary reports of it (seconds, level, a hash of its samples) and, for
+    kept train rows, sums for the normalisation statistics."""
     n = len(batch["path"])
     clips = np.zeros((n, config.stored_samples), dtype=np.float32)
     reasons = np.full(n, "", dtype=object)
+    seconds, levels = np.zeros(n), np.zeros(n)
+    digests = np.full(n, "", dtype=object)
     for i, path in enumerate(batch["path"]):
         try:
-            clips[i] = load_clip(path, config.sample_rate, config.stored_samples,
-                                 config.pad_policy, config.min_seconds, config.max_file_mb)
+            decoded = decode_clip(path, config)
         except Rejected as why:
             reasons[i] = str(why)
+            continue
+        clips[i], seconds[i], levels[i], digests[i] = (
+            decoded.clip, decoded.seconds, decoded.level_db, decoded.digest)
     ok = reasons == ""
     x = representations.compute(_rows(clips, ok), config)
 
@@ -89,4 +94,5 @@ def decode_batch(
         path = part_path(out_dir, split, int(kept["row"][mask][0]))
         path.parent.mkdir(parents=True, exist_ok=True)
         write_part(pa.table(columns), path)
-    return {"row": batch["row"], "reason": reasons, "sum": sums, "sum_sq": sums_sq}
+    return {"row": batch["row"], "reason": reasons, "sum": sums, "sum_sq": sums_sq,
+            "seconds": seconds, "level_db": levels, "digest": digests}

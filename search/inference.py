@@ -9,7 +9,7 @@ import numpy as np
 
 from data_prep import representations
 from data_prep.config import DatasetConfig
-from data_prep.decode import Rejected, load_clip
+from data_prep.decode import Rejected, decode_clip
 from data_prep.shards import EMBEDDING, input_columns, read_manifest, read_split
 from trainables.trained import TrainedModel
 
@@ -33,8 +33,7 @@ def featurise_files(paths: list[str], manifest: dict[str, Any],
     clips = []
     for path in paths:
         try:
-            clips.append(load_clip(str(path), config.sample_rate, config.stored_samples,
-                                   config.pad_policy, 0.0, config.max_file_mb))
+            clips.append(decode_clip(str(path), config.replace(min_seconds=0.0)).clip)
         except Rejected as why:
             raise Rejected(f"{path}: {why}") from None
     x = representations.compute(np.stack(clips), config)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from data_prep.config import ConfigError
+from data_prep.summary import describe as describe_data
 from trainables.pretrained import PretrainedError
 
 # Tune forces a state snapshot whenever a kept checkpoint is replaced, and warns about it
@@ -198,6 +199,8 @@ def prepare_variants(spec: Spec, results: Path) -> tuple[dict, dict[str, str]]:
         label = f" {key}" if key != "{}" else ""
         print(f"Data{label} {verb} in {prepared.seconds:.1f}s: {prepared.path} {counts}, "
               f"{len(prepared.manifest['rejected'])} rejected")
+        for line in describe_data(prepared.manifest):
+            print(f"  {line}")
         variants[key] = TrialData.from_shards(prepared.path)
         shard_dirs[key] = str(prepared.path)
     return variants, shard_dirs

@@ -17,10 +17,11 @@ from data_prep.shards import EMBEDDING, input_columns, layer_names, read_manifes
 from .keys import Key
 
 DATA_PREFIX = "data."  # space keys that choose a preparation variant, e.g. data.n_mels
-SCALINGS = ("standard", "minmax", "clip")
+SCALINGS = ("standard", "minmax", "clip", "per_clip")
 KEYS = (
     Key("input_scaling", "str", "standard", "train-split standardisation, min-max to [0, 1], "
-        "or standardised then clipped to +-clip_value", choices=SCALINGS),
+        "standardised then clipped to +-clip_value, or each clip standardised by its own mean "
+        "and std (per_clip: level-free)", choices=SCALINGS),
     Key("clip_value", "float", 3.0, "input_scaling clip: the bound", interval="(0, 1000]"),
     Key("layer", "str", None, "embedding shards: the layer(s) to read, e.g. fc1 or "
         "conv_block4+fc1 (null: all)", nullable=True),
@@ -51,11 +52,13 @@ class TrialData:
     input_splits: list[int] | None = None
     normalised: bool = True  # False: the train-split standardisation is off (raw input)
     clip: float | None = None  # standardised values clipped to +-clip
+    per_clip: bool = False  # each clip standardised by its own mean and std instead
 
     @property
     def normalisation(self) -> dict[str, Any]:
         """How inputs are scaled, as checkpoints store it (see `normalise`)."""
-        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "clip": self.clip}
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "clip": self.clip,
+                "per_clip": self.per_clip}
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -112,6 +115,8 @@ class TrialData:
             return self
         if kind == "clip":
             return dataclasses.replace(self, clip=float(clip))
+        if kind == "per_clip":
+            return dataclasses.replace(self, per_clip=True)
         if kind == "minmax":
             shape = (1,) * (self.x_train.ndim - 1 - self.mean.ndim) + self.mean.shape
             axes = (0, *(i + 1 for i, size in enumerate(shape) if size == 1))
@@ -128,6 +133,10 @@ class TrialData:
 
 def normalise(x: np.ndarray, normalisation: Mapping[str, Any]) -> np.ndarray:
     """Shard-format arrays scaled as a model saw them in training."""
+    if normalisation.get("per_clip"):
+        axes = tuple(range(1, x.ndim))
+        centred = x - x.mean(axis=axes, keepdims=True)
+        return (centred / (centred.std(axis=axes, keepdims=True) + 1e-6)).astype(np.float32)
     mean = np.asarray(normalisation["mean"], np.float32)
     std = np.asarray(normalisation["std"], np.float32)
     z = ((x - mean) / std).astype(np.float32, copy=False)

@@ -1,0 +1,98 @@
+"""What a careful user checks before trusting a score: where the split came from, clips per
+split and class, each split's level and durations, duplicates, and warnings when the splits
+differ markedly. Computed once at preparation into the manifest; printed before trials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+LEVEL_GAP_DB = 6.0  # splits whose median levels differ by more are warned of
+BALANCE_GAP = 0.2  # total-variation distance between two splits' class proportions
+
+
+def split_levels(kept: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per split: median RMS level (dBFS) and the min, median and max duration (seconds)."""
+    out = {}
+    for split, rows in kept.groupby("split", sort=False):
+        out[split] = {"level_db": round(float(rows["level_db"].median()), 1),
+                      "seconds_min": round(float(rows["seconds"].min()), 3),
+                      "seconds_median": round(float(rows["seconds"].median()), 3),
+                      "seconds_max": round(float(rows["seconds"].max()), 3)}
+    return out
+
+
+def duplicates(kept: pd.DataFrame) -> list[dict[str, Any]]:
+    """Clips whose decoded samples are identical: one entry per set, with their splits."""
+    repeated = kept[kept["digest"].duplicated(keep=False)]
+    return [{"digest": digest, "ids": rows["id"].tolist(), "splits": rows["split"].tolist()}
+            for digest, rows in repeated.groupby("digest", sort=True)]
+
+
+def duplicates_table(found: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per duplicated clip (`duplicates.csv`), `across` when its copies span splits."""
+    rows = [{"digest": d["digest"], "id": clip_id, "split": split,
+             "across_splits": len(set(d["splits"])) > 1}
+            for d in found for clip_id, split in zip(d["ids"], d["splits"], strict=True)]
+    return pd.DataFrame(rows, columns=["digest", "id", "split", "across_splits"])
+
+
+def warnings(manifest: dict[str, Any]) -> list[str]:
+    found = []
+    levels = manifest.get("splits", {})
+    train = levels.get("train")
+    for split, stats in levels.items():
+        if train and split != "train":
+            gap = stats["level_db"] - train["level_db"]
+            if abs(gap) > LEVEL_GAP_DB:
+                found.append(
+                    f"{split} is {abs(gap):.1f} dB {'quieter' if gap < 0 else 'louder'} than "
+                    "train (median RMS): a model may not transfer; consider dataset.loudness: "
+                    "rms or lufs, or gain_db augmentation")
+    counts = manifest["counts"]
+    if "train" in counts:
+        base = _proportions(counts["train"])
+        for split in ("val", "test"):
+            if split in counts and sum(counts[split].values()):
+                distance = 0.5 * np.abs(_proportions(counts[split]) - base).sum()
+                if distance > BALANCE_GAP:
+                    found.append(f"class balance of {split} differs from train's (total "
+                                 f"variation {distance:.2f}); accuracy there weighs classes "
+                                 "differently")
+    across = [d for d in manifest.get("duplicates", []) if len(set(d["splits"])) > 1]
+    if across:
+        found.append(f"{len(across)} clips have identical copies in another split (e.g. "
+                     f"{across[0]['ids'][:2]}): listed in duplicates.csv")
+    return found
+
+
+def _proportions(counts: dict[str, int]) -> np.ndarray:
+    values = np.array(list(counts.values()), dtype=float)
+    return values / max(values.sum(), 1)
+
+
+def describe(manifest: dict[str, Any]) -> list[str]:
+    """The summary's lines, warnings last."""
+    origin = manifest.get("origin", {})
+    lines = [f"split: {origin.get('split') or 'unknown'}",
+             f"groups: {origin.get('groups') or 'none (each clip its own)'}"]
+    counts, levels = manifest["counts"], manifest.get("splits", {})
+    for split, per_class in counts.items():
+        n = sum(per_class.values())
+        if not n:
+            continue
+        smallest = min(per_class, key=per_class.get)
+        line = (f"  {split:<5} {n:>6} clips, {min(per_class.values())}-"
+                f"{max(per_class.values())} per class (fewest: {smallest})")
+        if split in levels:
+            s = levels[split]
+            line += (f", level {s['level_db']:.1f} dBFS, {s['seconds_min']:.2f}/"
+                     f"{s['seconds_median']:.2f}/{s['seconds_max']:.2f} s min/median/max")
+        lines.append(line)
+    if manifest.get("duplicates"):
+        lines.append(f"  {len(manifest['duplicates'])} sets of identical clips "
+                     "(duplicates.csv)")
+    lines += [f"warning: {text}" for text in warnings(manifest)]
+    return lines
