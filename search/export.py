@@ -21,7 +21,7 @@ from trainables.data import DATA_PREFIX
 
 from .leaderboard import best_trials, read_info, shard_dir_for
 
-TRIAL_KEYS = {"model", "max_epochs"}  # top-level keys of a space, not fixed values
+TRIAL_KEYS = {"model", "max_epochs", "max_epoch_seconds"}  # set at a space's top level
 
 
 def retraining_spec(info: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +36,8 @@ def retraining_spec(info: dict[str, Any], config: dict[str, Any]) -> dict[str, A
     raw.update({"name": f"{raw.get('name', 'experiment')}-best", "dataset": dataset,
                 "fixed": fixed, "space": {}, "num_samples": 1, "max_epochs": config["max_epochs"],
                 "searcher": {"type": "random"}, "scheduler": {"type": "none"}})
-    raw.pop("time_budget_s", None)
+    for key in ("time_budget_s", "start_from", "max_epoch_seconds"):
+        raw.pop(key, None)
     return raw
 
 

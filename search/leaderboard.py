@@ -18,6 +18,8 @@ import pandas as pd
 from trainables.checkpoints import METRICS_FILE
 from trainables.data import variant_key
 
+from .study import STOPPED, trial_records
+
 EXPERIMENT_FILE = "experiment.json"  # metric, mode, max_epochs, trainable: written by search.run
 TEST_SCORES_FILE = "test_scores.json"
 DEFAULT_TEST_TOP_K = 3
@@ -50,31 +52,14 @@ def _best_checkpoint(trial_dir: Path, metric: str, mode: str) -> str:
     return best
 
 
-def _tune_statuses(experiment_dir: Path) -> dict[str, str]:
-    """Trial id -> Tune's status (RUNNING, PAUSED, TERMINATED, ERROR...), from its newest
-    experiment snapshot; empty when there is none yet."""
-    snapshots = sorted(experiment_dir.glob("experiment_state-*.json"))
-    if not snapshots:
-        return {}
-    try:
-        state = json.loads(snapshots[-1].read_text())
-    except json.JSONDecodeError:  # being rewritten right now
-        return {}
-    statuses = {}
-    for trial_json, _ in state.get("trial_data", []):
-        trial = json.loads(trial_json) if isinstance(trial_json, str) else trial_json
-        statuses[trial["trial_id"]] = trial.get("status", "")
-    return statuses
-
-
-def _errored(trial_dir: Path, tune_status: str | None, results: list[dict]) -> bool:
+def _errored(trial_dir: Path, record: dict[str, Any], results: list[dict]) -> bool:
     """Whether a trial ended in an error. Its error.txt stays after a `max_failures` retry
-    succeeded, so Tune's status decides; without a snapshot, results after the error do."""
+    succeeded, so the study's record decides; without one, results after the error do."""
     error_file = trial_dir / "error.txt"
     if not error_file.exists():
         return False
-    if tune_status:
-        return tune_status == "ERROR"
+    if record.get("state") in ("COMPLETE", "PRUNED", "FAIL"):
+        return record.get("status") == "error"
     last_report = max((r.get("reported_at", 0.0) for r in results), default=0.0)
     return error_file.stat().st_mtime >= last_report
 
@@ -148,7 +133,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
     experiment_dir = Path(experiment_dir)
     info = read_info(experiment_dir)
     metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
-    statuses = _tune_statuses(experiment_dir)
+    records = trial_records(experiment_dir)
     rows = []
     for params_file in sorted(experiment_dir.glob("*/params.json")):
         trial_dir = params_file.parent
@@ -162,12 +147,14 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
         stop_reason = last.get("stop_reason", "")
         epochs = int(last.get("epoch", 0))
         trial_id = last.get("trial_id", trial_dir.name)
-        errored = _errored(trial_dir, statuses.get(trial_id), results)
-        if errored:  # the exception's last line says what went wrong
+        record = records.get(trial_id, {})
+        if _errored(trial_dir, record, results):  # the exception's last line says what
             status = "error"
             stop_reason = (trial_dir / "error.txt").read_text().strip().splitlines()[-1][:300]
-        elif statuses.get(trial_id) in ("PENDING", "RUNNING", "PAUSED"):
+        elif record.get("state") == "RUNNING":
             status = "running"
+        elif record.get("status"):  # what the searcher told the study
+            status, stop_reason = record["status"], record.get("stop_reason", stop_reason)
         else:
             status = "complete" if stop_reason else "stopped_early"
         rows.append({
@@ -179,8 +166,10 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             "epochs": epochs,
             "status": status,
             "stop_reason": stop_reason,
-            "stopped_by_scheduler": status == "stopped_early" and epochs < max_epochs,
+            "stopped_by_scheduler": stop_reason == STOPPED or (
+                status == "stopped_early" and not stop_reason and epochs < max_epochs),
             "params": last.get("params"),
+            "macs": last.get("macs"),
             "train_seconds": sum(r.get("epoch_time_s", 0.0) for r in results),
             "infer_ms_per_clip": last.get("infer_ms_per_clip", math.nan),
             "node": last.get("node", ""),

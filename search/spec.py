@@ -22,13 +22,14 @@ from .space import Param, SearchSpace
 TOP_KEYS = {
     "name", "dataset", "trainable", "metric", "mode", "searcher", "scheduler", "max_epochs",
     "num_samples", "max_concurrent", "time_budget_s", "resources", "fixed", "space",
-    "max_failures",
+    "max_failures", "max_epoch_seconds", "start_from",
 }
 REQUIRED = ("trainable", "metric", "mode", "space")
 SEARCHERS = {"optuna_tpe": {"seed", "n_startup_trials", "multivariate", "constant_liar"},
              "random": {"seed"}, "grid": set()}
-SCHEDULERS = {"asha": {"grace_period", "reduction_factor"},
-              "median": {"grace_period", "min_samples"}, "none": set()}
+SCHEDULERS = {"asha": {"grace_period", "reduction_factor", "time_attr"},
+              "median": {"grace_period", "min_samples", "time_attr"}, "none": set()}
+TIME_ATTRS = ("training_iteration", "time_total_s")  # rungs on epochs, or on seconds
 RESOURCES = {"cpu", "gpu"}
 
 
@@ -48,6 +49,10 @@ class Spec:
     time_budget_s: float | None = None
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
     max_failures: int = 0  # retries of a trial that raised, from its last checkpoint
+    # A trial whose first steps project a longer epoch stops as too_slow.
+    max_epoch_seconds: float | None = None
+    # Configs of the searched keys that the searcher evaluates first.
+    start_from: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def dataset_variants(self) -> dict[str, DatasetConfig]:
@@ -58,7 +63,19 @@ class Spec:
     @property
     def fixed_config(self) -> dict[str, Any]:
         """What every trial's config holds besides the searched keys."""
-        return {**self.space.fixed, "model": self.trainable, "max_epochs": self.max_epochs}
+        return {**self.space.fixed, "model": self.trainable, "max_epochs": self.max_epochs,
+                "max_epoch_seconds": self.epoch_seconds_limit}
+
+    @property
+    def epoch_seconds_limit(self) -> float | None:
+        """`max_epoch_seconds`, or with a time budget and none given, a quarter of the
+        budget over max_epochs: no single trial on one slot may take more than a quarter of
+        the search, so that many configs get their turn."""
+        if self.max_epoch_seconds is not None:
+            return self.max_epoch_seconds
+        if self.time_budget_s:
+            return self.time_budget_s / (4 * self.max_epochs)
+        return None
 
 
 def _typed(raw: dict, key: str, kind: type | tuple, where: str = "") -> Any:
@@ -132,9 +149,8 @@ def _check_trial_keys(trainable: str, space: SearchSpace) -> None:
 
 
 def _check_key(schema: Schema, name: str, where: str) -> None:
-    if name == "max_epochs":
-        raise ConfigError(f"{where}.max_epochs: set it at the top level of the space file "
-                          "(or with --max-epochs)")
+    if name in loop.TOP_LEVEL:
+        raise ConfigError(f"{where}.{name}: set it at the top level of the space file")
     if name in loop.INTERNAL:
         raise ConfigError(f"{where}.{name}: set by the search itself; use the top-level "
                           "`trainable` to choose the model")
@@ -188,6 +204,25 @@ def _check_loss(space: SearchSpace, dataset: DatasetConfig) -> None:
             kind = "multi-label" if multi_label(dataset) else "single-label"
             raise ConfigError(f"{where}: {value!r} does not fit this {kind} dataset; "
                               f"choose from {list(allowed)}")
+
+
+def _start_from(raw: Any, space: SearchSpace) -> list[dict[str, Any]]:
+    """`start_from`: configs the searcher tries first (Optuna's enqueue_trial), each a
+    mapping of searched keys to values the space can take; keys left out are sampled."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
+        raise ConfigError("start_from: expected a list of mappings, e.g. [{lr: 0.001}]")
+    params = {p.name: p for p in space.params}
+    for i, config in enumerate(raw):
+        for key, value in config.items():
+            if key not in params:
+                raise ConfigError(f"start_from[{i}].{key}: not a searched key of this space; "
+                                  f"searched: {sorted(params)}")
+            if not _can_take(params[key], value):
+                raise ConfigError(f"start_from[{i}].{key}: {value!r} is outside "
+                                  f"{params[key].kind} {list(params[key].args)}")
+    return raw
 
 
 def multi_label(dataset: DatasetConfig) -> bool:
@@ -271,8 +306,9 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     for key in ("max_epochs", "num_samples", "max_concurrent"):
         if raw.get(key) is not None and _typed(raw, key, int) < 1:
             raise ConfigError(f"{key}: must be at least 1, got {raw[key]}")
-    if raw.get("time_budget_s") is not None and _typed(raw, "time_budget_s", (int, float)) <= 0:
-        raise ConfigError(f"time_budget_s: must be positive, got {raw['time_budget_s']}")
+    for key in ("time_budget_s", "max_epoch_seconds"):
+        if raw.get(key) is not None and _typed(raw, key, (int, float)) <= 0:
+            raise ConfigError(f"{key}: must be positive, got {raw[key]}")
     resources = {"cpu": 1, "gpu": 0, **(raw.get("resources") or {})}
     unknown = sorted(set(resources) - RESOURCES)
     if unknown:
@@ -301,6 +337,10 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
                 f"{variant.output_representation!r}"
             )
     searcher = _section(raw, "searcher", SEARCHERS, "optuna_tpe")
+    scheduler = _section(raw, "scheduler", SCHEDULERS, "asha")
+    if scheduler.get("time_attr", TIME_ATTRS[0]) not in TIME_ATTRS:
+        raise ConfigError(f"scheduler.time_attr: {scheduler['time_attr']!r} is not one of "
+                          f"{list(TIME_ATTRS)}")
     num_samples = raw.get("num_samples", 10)
     if searcher["type"] == "grid":
         num_samples = math.prod(len(values) for values in space.grid().values())
@@ -312,13 +352,15 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
         mode=raw["mode"],
         space=space,
         searcher=searcher,
-        scheduler=_section(raw, "scheduler", SCHEDULERS, "asha"),
+        scheduler=scheduler,
         max_epochs=raw.get("max_epochs", 10),
         num_samples=num_samples,
         max_concurrent=raw.get("max_concurrent"),
         time_budget_s=raw.get("time_budget_s"),
         resources=resources,
         max_failures=raw.get("max_failures", 0),
+        max_epoch_seconds=raw.get("max_epoch_seconds"),
+        start_from=_start_from(raw.get("start_from"), space),
         raw=raw,
     )
 

@@ -11,8 +11,15 @@ What Optuna is told, per trial (Ray's OptunaSearch tells COMPLETE with the last 
 value for a trial the scheduler stopped after two epochs):
 - the loop ended it (max_epochs, patience, min_train_loss): COMPLETE, with the best epoch's
   value, the one the leaderboard ranks by;
-- a scheduler stopped it, or the time budget cut it: PRUNED, its epochs as intermediate values;
+- a scheduler stopped it, the time budget cut it, or its first steps projected an epoch
+  over `max_epoch_seconds` (too_slow): PRUNED, its epochs as intermediate values (TPE ranks
+  a trial pruned early below those that went further, and so moves away from its region);
 - it raised, or its loss diverged: FAIL.
+Each trial also carries the leaderboard's facts as user attributes: status, stop_reason,
+params, macs, inference ms, epochs.
+
+With a time budget, no trial starts that cannot reach the scheduler's first rung in the
+time left (the median time the finished trials took to reach it).
 """
 
 from __future__ import annotations
@@ -21,17 +28,25 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from trainables.loop import TOO_SLOW
+
 STUDY_FILE = "optuna.journal"
+STOPPED = "stopped by the scheduler"
+CUT = "cut by the time budget"
+BUDGET_SLACK_S = 2.0  # a trial ending this close to the deadline was cut by it
 STUDY_NAME = "search"
 TUNE_ID = "tune_trial_id"  # the user attribute that ties an Optuna trial to a Tune trial
 logger = logging.getLogger(__name__)
@@ -49,6 +64,16 @@ def load_study(experiment_dir: Path) -> optuna.Study:
         raise FileNotFoundError(f"{path}: no study here; is {experiment_dir} an experiment "
                                 "folder of a search made with this version?")
     return optuna.load_study(study_name=STUDY_NAME, storage=study_storage(Path(experiment_dir)))
+
+
+def trial_records(experiment_dir: Path) -> dict[str, dict[str, Any]]:
+    """Tune trial id -> what the study knows of it: `state` (RUNNING, COMPLETE, PRUNED,
+    FAIL) and the user attributes (status, stop_reason, ...); empty without a study."""
+    if not (Path(experiment_dir) / STUDY_FILE).exists():
+        return {}
+    study = load_study(experiment_dir)
+    return {t.user_attrs[TUNE_ID]: {"state": t.state.name, **t.user_attrs}
+            for t in study.get_trials(deepcopy=False) if TUNE_ID in t.user_attrs}
 
 
 def fail_lost_trials(experiment_dir: Path, known: set[str]) -> int:
@@ -74,16 +99,34 @@ class StudySearcher(OptunaSearch):
 
     def __init__(self, space: Callable, metric: str, mode: str,
                  sampler: optuna.samplers.BaseSampler, experiment_dir: Path,
-                 points_to_evaluate: list[dict[str, Any]] | None = None):
+                 points_to_evaluate: list[dict[str, Any]] | None = None,
+                 time_budget_s: float | None = None, first_rung: float = 1,
+                 time_attr: str = "training_iteration"):
         self._experiment_dir = Path(experiment_dir)
+        self._budget = time_budget_s
+        self._deadline: float | None = None  # set at the first suggestion
+        self._first_rung, self._time_attr = first_rung, time_attr
+        self._rung_seconds: dict[str, float] = {}  # trial -> time_total_s at the first rung
         super().__init__(space=space, metric=metric, mode=mode, sampler=sampler,
                          storage=study_storage(self._experiment_dir), study_name=STUDY_NAME,
                          points_to_evaluate=points_to_evaluate)
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self._budget and self._deadline is None:
+            self._deadline = time.time() + self._budget
+        if self._deadline and self._rung_seconds:
+            needed = float(np.median(list(self._rung_seconds.values())))
+            if time.time() + needed > self._deadline:
+                return Searcher.FINISHED  # it could not reach the first rung in time
         config = super().suggest(trial_id)
         self._ot_trials[trial_id].set_user_attr(TUNE_ID, trial_id)
         return config
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        super().on_trial_result(trial_id, result)
+        if trial_id not in self._rung_seconds and \
+                result.get(self._time_attr, 0) >= self._first_rung:
+            self._rung_seconds[trial_id] = result.get("time_total_s", 0.0)
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
@@ -96,12 +139,18 @@ class StudySearcher(OptunaSearch):
         value = best_value(values, self.mode)
         if error or reason.startswith("diverged") or (reason and value is None):
             state, value = TrialState.FAIL, None
+            status = "error" if error else "complete"
+        elif reason.startswith(TOO_SLOW):
+            state, value, status = TrialState.PRUNED, None, TOO_SLOW
         elif reason:
-            state = TrialState.COMPLETE
+            state, status = TrialState.COMPLETE, "complete"
         else:  # the trial's own loop did not end it: a scheduler or the budget did
-            state, value = TrialState.PRUNED, None
-        ot_trial.set_user_attr("stop_reason", reason or ("error" if error else "stopped"))
-        for key in ("params", "infer_ms_per_clip", "epoch"):
+            state, value, status = TrialState.PRUNED, None, "stopped_early"
+            cut = self._deadline and time.time() > self._deadline - BUDGET_SLACK_S
+            reason = CUT if cut else STOPPED
+        ot_trial.set_user_attr("status", status)
+        ot_trial.set_user_attr("stop_reason", reason or "error")
+        for key in ("params", "macs", "infer_ms_per_clip", "epoch", "projected_epoch_s"):
             if key in result:
                 ot_trial.set_user_attr(key, result[key])
         try:

@@ -16,6 +16,7 @@ from .spec import Spec
 from .storage import ExperimentStore
 from .study import StudySearcher
 
+EPOCHS = "training_iteration"  # Tune's count of reports: one per epoch
 
 def trial_dirname(trial: tune.experiment.Trial) -> str:
     return trial.trial_id
@@ -35,21 +36,32 @@ def make_searcher(spec: Spec, seed: int, experiment_dir: Path) -> StudySearcher:
             constant_liar=options.get("constant_liar", False),
         )
     space = spec.space.with_fixed(spec.fixed_config)
-    return StudySearcher(space, spec.metric, spec.mode, sampler, experiment_dir)
+    return StudySearcher(space, spec.metric, spec.mode, sampler, experiment_dir,
+                         points_to_evaluate=spec.start_from, time_budget_s=spec.time_budget_s,
+                         first_rung=grace_period(spec),
+                         time_attr=spec.scheduler.get("time_attr", EPOCHS))
+
+
+def grace_period(spec: Spec) -> float:
+    """The scheduler's first rung: epochs, or with `time_attr: time_total_s` seconds of
+    training (by default the time one epoch may take, or 10 s)."""
+    options = spec.scheduler
+    if options.get("time_attr", EPOCHS) == EPOCHS:
+        return min(options.get("grace_period", 1), spec.max_epochs)
+    return options.get("grace_period", spec.epoch_seconds_limit or 10.0)
 
 
 def make_scheduler(spec: Spec) -> TrialScheduler:
     options = spec.scheduler
+    time_attr = options.get("time_attr", EPOCHS)
     if options["type"] == "asha":
-        return ASHAScheduler(
-            time_attr="training_iteration",
-            max_t=spec.max_epochs,
-            grace_period=min(options.get("grace_period", 1), spec.max_epochs),
-            reduction_factor=options.get("reduction_factor", 3),
-        )
+        # On seconds, a trial still ends at max_epochs by itself; max_t only bounds rungs.
+        max_t = spec.max_epochs if time_attr == EPOCHS else (spec.time_budget_s or 86400)
+        return ASHAScheduler(time_attr=time_attr, max_t=max_t, grace_period=grace_period(spec),
+                             reduction_factor=options.get("reduction_factor", 3))
     if options["type"] == "median":
-        return MedianPruner(spec.metric, spec.mode, options.get("grace_period", 1),
-                            options.get("min_samples", 3))
+        return MedianPruner(spec.metric, spec.mode, grace_period(spec),
+                            options.get("min_samples", 3), time_attr)
     return FIFOScheduler()
 
 

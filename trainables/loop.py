@@ -45,6 +45,9 @@ KEYS = (
     Key("batch_size", "int", 32, "clips per training batch", interval="[1, 65536]"),
     Key("max_epochs", "int", 10, "epochs at most (the space's top-level max_epochs)",
         interval="[1, 100000]"),
+    Key("max_epoch_seconds", "float", None, "stop a trial whose first steps project a longer "
+        "epoch (the space's top-level max_epoch_seconds)", interval="(0, inf)",
+        nullable=True),
     Key("patience", "int", 0, "stop after this many epochs without a better val_loss; "
         "0: never", interval="[0, 100000]"),
     Key("min_train_loss", "float", 0.0, "stop once the train loss falls below; 0: never",
@@ -57,6 +60,11 @@ KEYS = (
 # Set by the search itself, never by a space: the model's name, and the embedding layers'
 # sizes that the loop hands the model.
 INTERNAL = ("model", "input_splits")
+# Set at a space's top level, not in fixed or space.
+TOP_LEVEL = ("max_epochs", "max_epoch_seconds")
+# Training steps timed to project an epoch's length, after one untimed warm-up step.
+PROBE_STEPS = 4
+TOO_SLOW = "too_slow"
 
 
 def schema(model: str) -> Schema:
@@ -153,6 +161,7 @@ def fit(
     loss_fn = make_loss(config, data.y_train, classes, multi).to(device)
     val_targets = as_targets(data.y_val)
     n_params = models.count_parameters(model)
+    macs = models.count_macs(model, data.input_shape)
     generator = torch.Generator().manual_seed(config["seed"])
 
     start_epoch, best_val_loss, stale = 1, math.inf, 0
@@ -170,7 +179,18 @@ def fit(
         model.train()
         order = epoch_order(data.y_train, config, generator).to(store)
         total, seen = 0.0, 0
-        for i in range(0, len(order), batch_size):
+        steps = math.ceil(len(order) / batch_size)
+        projected, probe_started = None, started
+        for step, i in enumerate(range(0, len(order), batch_size)):
+            if epoch == start_epoch and step in (1, 1 + PROBE_STEPS) and steps > 1 + PROBE_STEPS:
+                if step == 1:
+                    probe_started = time.perf_counter()
+                else:  # what the epoch will cost, known after a few steps
+                    per_step = (time.perf_counter() - probe_started) / PROBE_STEPS
+                    projected = (time.perf_counter() - started) + per_step * (steps - step)
+                    limit = config["max_epoch_seconds"]
+                    if limit and projected > limit:
+                        break
             idx = order[i : i + batch_size]
             if len(idx) < 2 and seen:  # a batch of one breaks batch norm
                 continue
@@ -192,22 +212,29 @@ def fit(
             seen += len(idx)
         train_loss = total / max(seen, 1)
         train_time = time.perf_counter() - started
+        limit = config["max_epoch_seconds"]
+        too_slow = bool(limit and projected and projected > limit)
+        # A trial stopped for its cost is scored on a slice of val, not made to pay for it all.
+        scored = slice(0, 8 * batch_size) if too_slow else slice(None)
 
         infer_started = time.perf_counter()
-        logits = predict(model, x_val, 4 * batch_size, device)
-        infer_ms = 1000 * (time.perf_counter() - infer_started) / max(len(x_val), 1)
-        val_loss = loss_fn(logits.to(device), val_targets.to(device)).item()
+        logits = predict(model, x_val[scored], 4 * batch_size, device)
+        infer_ms = 1000 * (time.perf_counter() - infer_started) / max(len(logits), 1)
+        val_loss = loss_fn(logits.to(device), val_targets[scored].to(device)).item()
         metrics: dict[str, Any] = {
             "epoch": epoch,
             "train_loss": train_loss,
             "val_loss": val_loss,
-            **score_all(data.y_val, probabilities(logits, multi), "val"),
+            **score_all(data.y_val[scored], probabilities(logits, multi), "val"),
             "lr": schedule.lr,
             "params": n_params,
+            "macs": macs,
             "epoch_time_s": time.perf_counter() - started,
             "train_time_s": train_time,
             "infer_ms_per_clip": infer_ms,
         }
+        if projected is not None:
+            metrics["projected_epoch_s"] = projected
         schedule.step(val_loss)
         diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
         if val_loss < best_val_loss:
@@ -215,6 +242,8 @@ def fit(
         else:
             stale += 1
         reasons = [
+            (too_slow, f"{TOO_SLOW}: projected {projected:.1f}s per epoch > max_epoch_seconds "
+                       f"{limit:g}" if too_slow else ""),
             (diverged, "diverged (non-finite loss)"),
             (config["patience"] > 0 and stale >= config["patience"], "early stop (patience)"),
             (train_loss < config["min_train_loss"], "reached min_train_loss"),

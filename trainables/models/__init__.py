@@ -73,5 +73,19 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-adds of one clip's forward pass (torch's FLOP counter, halved)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, *input_shape, device=device))
+    model.train(was_training)
+    return int(counter.get_total_flops() // 2)
+
+
 def _load_all() -> None:
     from . import cnn1d, cnn2d, mlp, panns, resnet, resnet_cifar  # noqa: F401  (each registers)
