@@ -18,6 +18,7 @@ import pandas as pd
 
 from data_prep.config import ConfigError
 from data_prep.summary import describe as describe_data
+from trainables.loop import TOO_SLOW
 from trainables.pretrained import PretrainedError
 
 # Tune forces a state snapshot whenever a kept checkpoint is replaced, and warns about it
@@ -294,6 +295,12 @@ def run(
         raise SearchIncomplete("interrupted before the search was done; run the same command "
                                "to resume")
     fail_lost_trials(store.local, {Path(result.path).name for result in grid})
+    if len(board) and (board["status"] == TOO_SLOW).all():
+        raise SearchIncomplete(
+            f"every trial was too slow: the fastest projected "
+            f"{board['projected_epoch_s'].min():.1f}s per epoch, over max_epoch_seconds "
+            f"{spec.epoch_seconds_limit:g}; raise time_budget_s or max_epoch_seconds, or "
+            "search smaller models")
     if len(grid) and grid.num_errors == len(grid):
         raise SearchIncomplete(f"every trial failed ({len(grid)}); their errors are in the "
                                f"leaderboard's status column: {path}")

@@ -162,6 +162,9 @@ def _check_param(schema: Schema, param: Param) -> None:
     key = schema[param.name]
     if param.kind == "choice":
         for value in param.args:
+            if isinstance(value, (list, dict)):
+                raise ConfigError(f"space.{param.name}: choices are single values (Optuna's "
+                                  f"categorical); fix a list such as {value!r} instead")
             if problem := key.problem(value):
                 raise ConfigError(f"space.{problem}")
         return

@@ -135,7 +135,13 @@ class StudySearcher(OptunaSearch):
         ot_trial = self._ot_trials[trial_id]
         result = result or {}
         reason = result.get("stop_reason", "")
-        values = list(self._intermediate(ot_trial.number).values())
+        intermediate = self._intermediate(ot_trial.number)
+        step, last = result.get("training_iteration"), result.get(self.metric)
+        if step is not None and last is not None and step not in intermediate:
+            # Tune hands a trial's final result to on_trial_complete alone.
+            ot_trial.report(last, step)
+            intermediate = {**intermediate, step: last}
+        values = list(intermediate.values())
         value = best_value(values, self.mode)
         if error or reason.startswith("diverged") or (reason and value is None):
             state, value = TrialState.FAIL, None

@@ -29,7 +29,7 @@ def test_dry_run_prints_the_resolved_search_and_exits(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "trials: 5, up to 3 epochs each" in out and "trials at once: 1" in out
-    assert "kernel_size: qint [3, 25, 2]" in out and "max_epochs: 3" in out
+    assert "kernel_size: qint [3, 9, 2]" in out and "max_epochs: 3" in out
     assert list(tmp_path.iterdir()) == []  # nothing prepared, nothing run
 
 

@@ -17,6 +17,13 @@ WEIGHTS = {"panns.yaml": ("fixed.pretrained", write_panns, "panns_cnn6"),
            "embed_mlp.yaml": ("dataset.embed.pretrained", write_panns, "panns_cnn6")}
 
 
+@pytest.mark.parametrize("space", sorted(str(p) for p in Path("spaces/gpu").glob("*.yaml")))
+def test_gpu_spaces_hold_the_documents_full_ranges_and_validate(space):
+    spec = load_spec(space)
+    assert spec.resources["gpu"] > 0 and spec.num_samples >= 80
+    assert spec.start_from or spec.trainable == "cnn2d"
+
+
 def test_every_architecture_family_has_a_space():
     assert {"cnn1d.yaml", "mlp.yaml", "cnn2d.yaml", "resnet.yaml", "multilabel.yaml",
             "panns.yaml", "transfer.yaml", "embed_mlp.yaml"} <= set(SPACES)

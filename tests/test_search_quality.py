@@ -1,0 +1,130 @@
+"""A search that spends its budget well: costly configs stopped within seconds, the searcher
+told the truth about every trial, rungs on compute, and known-good configs tried first."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from ray.tune.schedulers import TrialScheduler
+
+from search.median import MedianPruner
+from search.run import run
+from search.spec import parse_spec
+from search.study import STOPPED, TUNE_ID, load_study
+from search.tuning import grace_period, make_scheduler
+
+DATA = {"sample_rate": 4000, "clip_seconds": 0.25,
+        "synthetic": {"clips_per_class": 16, "classes": ["tone", "beeps"]}}
+FIXED = {"first_kernel": 16, "first_stride": 4, "channels": 8, "conv_layers": 2}
+
+
+def spec(**raw):
+    return parse_spec({"trainable": "cnn1d", "metric": "val_accuracy", "mode": "max",
+                       "dataset": DATA} | raw)
+
+
+def study_states(experiment) -> dict[str, str]:
+    return {t.user_attrs[TUNE_ID]: t.state.name for t in load_study(experiment).trials}
+
+
+def test_the_study_records_finished_stopped_and_failed_trials_as_they_ended(ray_local,
+                                                                           tmp_path):
+    # On val_loss (continuous, unlike accuracy on a few clips), one trial at a time: ASHA
+    # stops every trial whose first epoch is worse than the earlier ones' median.
+    experiment = run(spec(
+        name="truth", searcher={"type": "random", "seed": 3}, metric="val_loss", mode="min",
+        scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        max_epochs=4, num_samples=8, max_concurrent=1, fixed={**FIXED, "batch_size": 8},
+        space={"pool": {"choice": [4, 1024]},  # 1024: wider than the clip, raises
+               "lr": {"loguniform": [1e-4, 1e-1]}}), tmp_path)
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    states = study_states(experiment)
+    expected = {"complete": "COMPLETE", "stopped_early": "PRUNED", "error": "FAIL"}
+    for row in board.itertuples():
+        assert states[row.trial_id] == expected[row.status], row
+    assert {"complete", "stopped_early", "error"} <= set(board["status"])
+    stopped = board[board["status"] == "stopped_early"]
+    assert (stopped["stop_reason"] == STOPPED).all() and stopped["stopped_by_scheduler"].all()
+    # A finished trial is told its best epoch's value, the one the leaderboard ranks by.
+    study = load_study(experiment)
+    for trial in study.trials:
+        if trial.state.name == "COMPLETE":
+            row = board[board["trial_id"] == trial.user_attrs[TUNE_ID]].iloc[0]
+            assert trial.value == pytest.approx(row["val_loss_best"])
+            assert len(trial.intermediate_values) == row["epochs"]
+
+
+def test_a_too_slow_config_is_stopped_within_seconds_and_recorded(ray_local, tmp_path):
+    experiment = run(spec(
+        name="slow", searcher={"type": "random", "seed": 0}, scheduler={"type": "none"},
+        max_epochs=50, num_samples=1, max_epoch_seconds=0.001,
+        fixed={**FIXED, "batch_size": 2}, space={"lr": {"choice": [1e-3]}}), tmp_path)
+    row = pd.read_csv(experiment / "leaderboard.csv").iloc[0]
+    assert row["status"] == "too_slow" and row["epochs"] == 1
+    assert row["stop_reason"].startswith("too_slow: projected")
+    assert "max_epoch_seconds 0.001" in row["stop_reason"]
+    assert row["train_seconds"] < 10
+    assert row["macs"] > 0 and row["params"] > 0
+    assert study_states(experiment) == {row["trial_id"]: "PRUNED"}
+
+
+def test_max_epoch_seconds_defaults_to_a_quarter_of_the_budget_over_the_epochs():
+    assert spec(space={}, time_budget_s=300, max_epochs=10).fixed_config[
+        "max_epoch_seconds"] == pytest.approx(7.5)
+    assert spec(space={}, max_epochs=10).fixed_config["max_epoch_seconds"] is None
+    assert spec(space={}, time_budget_s=300, max_epoch_seconds=20).fixed_config[
+        "max_epoch_seconds"] == 20
+
+
+def test_rungs_on_seconds_compare_trials_at_equal_compute():
+    seconds = spec(space={}, time_budget_s=300, max_epochs=10,
+                   scheduler={"type": "asha", "time_attr": "time_total_s"})
+    assert make_scheduler(seconds)._time_attr == "time_total_s"
+    assert grace_period(seconds) == pytest.approx(7.5)  # one epoch's allowed seconds
+    median = MedianPruner("val_accuracy", "max", grace_period=2.0, min_samples=2,
+                          time_attr="time_total_s")
+
+    def report(trial_id: str, seconds: float, value: float) -> str:
+        trial = type("Trial", (), {"trial_id": trial_id})()
+        return median.on_trial_result(None, trial, {"time_total_s": seconds,
+                                                    "val_accuracy": value})
+
+    # Two cheap trials: 0.9 after 3 s of training.
+    for trial_id in ("a", "b"):
+        report(trial_id, 1.0, 0.6)
+        report(trial_id, 3.0, 0.9)
+    # A costly trial at its first report, 3 s in, with 0.7: compared with the others at
+    # 3 s (0.9), not with their first epoch (0.6); it stops.
+    assert report("slow", 3.0, 0.7) == TrialScheduler.STOP
+    assert report("good", 3.0, 0.95) == TrialScheduler.CONTINUE
+    assert report("early", 1.5, 0.1) == TrialScheduler.CONTINUE  # before the grace period
+
+
+def test_an_unknown_time_attr_is_an_error():
+    from data_prep.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"scheduler\.time_attr: 'epochs' is not one of"):
+        spec(space={}, scheduler={"type": "asha", "time_attr": "epochs"})
+
+
+def test_start_from_configs_run_first(ray_local, tmp_path):
+    starts = [{"lr": 0.0042, "dropout": 0.11}, {"lr": 0.0017}]
+    experiment = run(spec(
+        name="starts", searcher={"type": "optuna_tpe", "seed": 1}, scheduler={"type": "none"},
+        max_epochs=1, num_samples=3, max_concurrent=1, fixed={**FIXED, "batch_size": 8},
+        space={"lr": {"loguniform": [1e-4, 1e-2]}, "dropout": {"uniform": [0.0, 0.5]}},
+        start_from=starts), tmp_path)
+    trials = sorted(load_study(experiment).trials, key=lambda t: t.number)
+    assert trials[0].params == {"lr": 0.0042, "dropout": 0.11}
+    assert trials[1].params["lr"] == 0.0017 and 0 <= trials[1].params["dropout"] <= 0.5
+    assert len(pd.read_csv(experiment / "leaderboard.csv")) == 3
+
+
+def test_start_from_must_name_searched_keys_and_values_they_take():
+    from data_prep.config import ConfigError
+
+    space = {"lr": {"loguniform": [1e-4, 1e-2]}}
+    with pytest.raises(ConfigError, match=r"start_from\[0\]\.dropout: not a searched key"):
+        spec(space=space, start_from=[{"dropout": 0.1}])
+    with pytest.raises(ConfigError, match=r"start_from\[0\]\.lr: 0\.5 is outside"):
+        spec(space=space, start_from=[{"lr": 0.5}])
