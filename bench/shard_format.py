@@ -1,5 +1,5 @@
 """Writing and reading a shard's array column: Parquet list of floats versus the binary
-column `data_prep.shards.array_column` writes, side by side on the same arrays.
+column `contracts.shards.array_column` writes, side by side on the same arrays.
 
     .venv/bin/python bench/shard_format.py [--clips 2000] [--shape 64 101]
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data_prep.shards import array_column, column_array
+from contracts.shards import array_column, column_array
 from data_prep.worker import write_part
 
 

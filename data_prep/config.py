@@ -53,7 +53,7 @@ class CsvConfig:
 
 @dataclass(frozen=True)
 class EmbedConfig:
-    """Train on a network's activations instead (`python -m data_prep.embed`): a registered
+    """Train on a network's activations instead (`python -m embedding.embed`): a registered
     pretrained `model` with its `pretrained` weights file, or a trained `checkpoint` (a
     checkpoint folder or an exported model.pt), over the representation prepared above."""
 

@@ -17,9 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.shards import NOISE_FILE
+
 from . import representations, summary, synthetic
 from .atomic import building
-from .config import CsvConfig, DataError, DatasetConfig, EmbedConfig
+from .config import CsvConfig, DataError, DatasetConfig
+from .decode import Rejected, load_mono
 from .fingerprint import fingerprint
 from .sources import list_source, noise_files
 from .splits import assign_splits, splits_from_folds
@@ -141,15 +144,11 @@ def _statistics(config: DatasetConfig, total, total_sq, train_clips: int) -> dic
 
 def prepare(config: DatasetConfig, cache_root: str | Path = "results",
             progress: bool = False) -> Prepared:
-    """Prepare (or reuse) the shards for `config`; return where they are and the manifest."""
+    """Prepare (or reuse) the shards for `config`; return where they are and the manifest.
+    Its `embed` section is the embedding stage's (`embedding.embed.prepare_dataset`)."""
     import ray
 
     cache_root = Path(cache_root).resolve()
-    if config.embed.enabled:
-        from .embed import embed_prepared
-
-        base = prepare(config.replace(embed=EmbedConfig()), cache_root, progress)
-        return embed_prepared(base, config.embed, cache_root)
     started = time.perf_counter()
     source, config = resolve_source(config, cache_root)
     clips = list_clips(config, source)
@@ -231,4 +230,20 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
         pd.DataFrame(rejected, columns=["id", "reason"]).to_csv(tmp / "rejected.csv", index=False)
         summary.duplicates_table(manifest["duplicates"]).to_csv(tmp / "duplicates.csv",
                                                                 index=False)
+        noise = noise_bank(manifest["noise_files"], config) if column == "waveform" else None
+        if noise is not None:
+            np.save(tmp / NOISE_FILE, noise)
     return Prepared(target, manifest, False, time.perf_counter() - started)
+
+
+def noise_bank(files: list[str], config: DatasetConfig) -> np.ndarray | None:
+    """Background recordings (Speech Commands' `_background_noise_/`) cut into excerpts of
+    the stored clip length at the dataset's rate (up to 256), for `noise: background`."""
+    length, excerpts = config.stored_samples, []
+    for path in files:
+        try:
+            mono = load_mono(path, config.sample_rate, max_file_mb=1024)
+        except Rejected:
+            continue
+        excerpts += [mono[i : i + length] for i in range(0, len(mono) - length + 1, length)]
+    return np.stack(excerpts[:256]).astype(np.float32) if excerpts else None

@@ -91,13 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import ray
 
-    from .pipeline import prepare
+    from embedding.embed import prepare_dataset  # the stage above: it loads networks
 
     if not ray.is_initialized():
         ray.init(address="local", logging_level="ERROR", include_dashboard=False)
     started = time.perf_counter()
     try:
-        prepared = prepare(config, args.results, progress=sys.stderr.isatty())
+        prepared = prepare_dataset(config, args.results, progress=sys.stderr.isatty())
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,10 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.shards import array_column
+
 from . import representations
 from .config import DatasetConfig
 from .decode import Rejected, decode_clip
-from .shards import array_column
 
 SPLITS = ("train", "val", "test")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data_prep.shards import read_ids
+from contracts.shards import read_ids
 from trainables.metrics import score_all
 
 from .inference import TrainedModel, split_probabilities

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import yaml
 
-from data_prep.shards import read_manifest
+from contracts.shards import read_manifest
 from trainables.checkpoints import read_checkpoint
 from trainables.data import DATA_PREFIX
 

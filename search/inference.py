@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from contracts.shards import EMBEDDING, input_columns, read_manifest, read_split
 from data_prep import representations
 from data_prep.config import DatasetConfig
 from data_prep.decode import Rejected, decode_clip
-from data_prep.shards import EMBEDDING, input_columns, read_manifest, read_split
 from trainables.trained import TrainedModel
 
 __all__ = ["TrainedModel", "featurise_files", "split_probabilities"]
@@ -38,7 +38,7 @@ def featurise_files(paths: list[str], manifest: dict[str, Any],
             raise Rejected(f"{path}: {why}") from None
     x = representations.compute(np.stack(clips), config)
     if manifest["representation"] == EMBEDDING:
-        from data_prep.embed import embed_arrays
+        from embedding.embed import embed_arrays
 
         return embed_arrays(x, manifest, layer)
     return x

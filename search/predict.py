@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contracts.shards import read_manifest
 from data_prep.decode import Rejected
-from data_prep.shards import read_manifest
 from trainables.checkpoints import CheckpointError
 
 from .inference import TrainedModel, featurise_files

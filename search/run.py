@@ -189,12 +189,12 @@ def dry_run_concurrency(spec: Spec) -> int:
 def prepare_variants(spec: Spec, results: Path) -> tuple[dict, dict[str, str]]:
     """Prepare (or reuse) every data variant the space names: variant key -> TrialData,
     and variant key -> shard folder."""
-    from data_prep.pipeline import prepare
+    from embedding.embed import prepare_dataset
     from trainables.data import TrialData
 
     variants, shard_dirs = {}, {}
     for key, dataset in spec.dataset_variants().items():
-        prepared = prepare(dataset, results)
+        prepared = prepare_dataset(dataset, results)
         counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
         verb = "reused" if prepared.reused else "prepared"
         label = f" {key}" if key != "{}" else ""

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
+from contracts.shards import layer_names
 from data_prep.config import PRESETS, ConfigError, DatasetConfig
-from data_prep.shards import layer_names
 from trainables import loop, models
 from trainables.data import DATA_PREFIX, variant_key
 from trainables.keys import Schema

@@ -10,10 +10,10 @@ import pytest
 import torch
 from published import write_panns
 
-from data_prep import embed
+from contracts.shards import read_ids, read_manifest, read_split
 from data_prep.config import DatasetConfig
 from data_prep.pipeline import prepare
-from data_prep.shards import read_ids, read_manifest, read_split
+from embedding import embed
 from search.inference import featurise_files
 from trainables import models
 from trainables.data import TrialData

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from contracts.shards import read_ids
 from data_prep import loudness
 from data_prep import run as prep_run
 from data_prep.config import ConfigError, DataError, DatasetConfig
 from data_prep.pipeline import list_clips, prepare
-from data_prep.shards import read_ids
 from trainables.data import normalise
 
 RATE = 8000
@@ -153,7 +153,7 @@ def test_quiet_test_speakers_are_warned_of_and_loudness_levels_them(ray_local, t
     assert raw["splits"]["test"]["level_db"] == pytest.approx(-40, abs=0.5)
     assert any("test is 20.0 dB quieter than train" in w for w in prep_run.describe(raw))
     levelled = prepare(config(csv, loudness="rms"), tmp_path / "results")
-    from data_prep.shards import read_split
+    from contracts.shards import read_split
 
     for split in ("train", "test"):
         x, _ = read_split(levelled.path, split, "waveform")

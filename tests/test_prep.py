@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
+from contracts.shards import array_column, column_array, read_split
 from data_prep import synthetic
 from data_prep.config import ConfigError, DatasetConfig
 from data_prep.pipeline import prepare
-from data_prep.shards import array_column, column_array, read_split
 
 CLASSES = ["tone", "chirp_up", "chirp_down", "noise_burst"]
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from data_prep.shards import read_manifest, read_split
+from contracts.shards import read_manifest, read_split
 from search.leaderboard import build
 from search.predict import main as predict_main
 from search.predict import predict_files

@@ -8,7 +8,7 @@ import pytest
 from ray.tune.schedulers import TrialScheduler
 
 from search.median import MedianPruner
-from search.run import run
+from search.run import SearchIncomplete, run
 from search.spec import parse_spec
 from search.study import STOPPED, TUNE_ID, load_study
 from search.tuning import grace_period, make_scheduler
@@ -55,10 +55,12 @@ def test_the_study_records_finished_stopped_and_failed_trials_as_they_ended(ray_
 
 
 def test_a_too_slow_config_is_stopped_within_seconds_and_recorded(ray_local, tmp_path):
-    experiment = run(spec(
-        name="slow", searcher={"type": "random", "seed": 0}, scheduler={"type": "none"},
-        max_epochs=50, num_samples=1, max_epoch_seconds=0.001,
-        fixed={**FIXED, "batch_size": 2}, space={"lr": {"choice": [1e-3]}}), tmp_path)
+    with pytest.raises(SearchIncomplete, match="every trial was too slow.*max_epoch_seconds"):
+        run(spec(name="slow", searcher={"type": "random", "seed": 0},
+                 scheduler={"type": "none"}, max_epochs=50, num_samples=1,
+                 max_epoch_seconds=0.001, fixed={**FIXED, "batch_size": 2},
+                 space={"lr": {"choice": [1e-3]}}), tmp_path)
+    experiment = tmp_path / "slow"
     row = pd.read_csv(experiment / "leaderboard.csv").iloc[0]
     assert row["status"] == "too_slow" and row["epochs"] == 1
     assert row["stop_reason"].startswith("too_slow: projected")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from contracts.shards import read_ids, read_split
 from data_prep.config import ConfigError, DatasetConfig
 from data_prep.pipeline import list_clips, prepare
-from data_prep.shards import read_ids, read_split
 
 RATE = 8000
 

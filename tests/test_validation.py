@@ -129,7 +129,7 @@ def crafted(tmp_path) -> tuple[Path, Path]:
 
 
 def test_a_pickle_bearing_model_is_refused_by_predict_and_embed(crafted, tmp_path, capsys):
-    from data_prep import embed
+    from embedding import embed
     from search import predict
 
     path, marker = crafted

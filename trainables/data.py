@@ -11,8 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.decode import Rejected, read_audio
-from data_prep.shards import EMBEDDING, input_columns, layer_names, read_manifest, read_split
+from contracts.shards import (
+    EMBEDDING,
+    input_columns,
+    layer_names,
+    read_manifest,
+    read_noise_bank,
+    read_split,
+)
 
 from .keys import Key
 
@@ -83,7 +89,7 @@ class TrialData:
         x_val, y_val = read_split(shard_dir, "val", columns)
         mean, std = normalisation(manifest, columns)
         crop = _crop_length(manifest)
-        noise = _noise_bank(manifest) if representation == "waveform" else None
+        noise = read_noise_bank(shard_dir) if representation == "waveform" else None
         layers = None
         if representation == EMBEDDING:
             sizes = [manifest["shapes"][c][0] for c in columns]
@@ -163,21 +169,3 @@ def _crop_length(manifest: dict) -> int | None:
     if manifest["representation"] in ("logmel", "mfcc"):
         return 1 + seen // manifest["params"]["hop_length"]
     return None
-
-
-def _noise_bank(manifest: dict) -> np.ndarray | None:
-    """The dataset's background recordings cut into clip-length excerpts (up to 256)."""
-    import soxr
-
-    length, rate = manifest["stored_samples"], manifest["sample_rate"]
-    excerpts = []
-    for path in manifest.get("noise_files", []):
-        try:
-            audio, native = read_audio(path, max_file_mb=1024)
-        except Rejected:
-            continue
-        mono = audio.mean(axis=1)
-        if native != rate:
-            mono = soxr.resample(mono, native, rate)
-        excerpts += [mono[i : i + length] for i in range(0, len(mono) - length + 1, length)]
-    return np.stack(excerpts[:256]).astype(np.float32) if excerpts else None

@@ -1,91 +1,21 @@
-"""Model registry: `build(name, config, input_shape, num_classes) -> nn.Module`.
+"""The models, each registered by name (see `registry`); importing the package imports every
+model module in it, so adding a model is adding its file."""
 
-A model file holds one `nn.Module` and registers a builder here; it knows nothing of Tune,
-files or metrics.
-"""
+import importlib
+import pkgutil
 
-from __future__ import annotations
+from .registry import (  # noqa: F401  (the package's interface)
+    SPECTROGRAMS,
+    build,
+    count_macs,
+    count_parameters,
+    inputs,
+    keys,
+    names,
+    register,
+    wants_raw_input,
+)
 
-from collections.abc import Callable, Mapping
-from typing import Any
-
-from torch import nn
-
-from ..keys import Key
-
-Builder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
-_REGISTRY: dict[str, Builder] = {}
-_INPUTS: dict[str, tuple[str, ...]] = {}
-_RAW_INPUT: set[str] = set()
-_KEYS: dict[str, tuple[Key, ...]] = {}
-SPECTROGRAMS = ("logmel", "mfcc")
-
-
-def register(name: str, inputs: tuple[str, ...], keys: tuple[Key, ...],
-             raw_input: bool = False) -> Callable[[Builder], Builder]:
-    """Register a builder under `name`, reading the given representations and config
-    `keys`; `raw_input` models normalise their input themselves (as a pretrained network's
-    first layer does) and get it without the train-split standardisation."""
-
-    def add(builder: Builder) -> Builder:
-        _REGISTRY[name] = builder
-        _INPUTS[name] = inputs
-        _KEYS[name] = keys
-        if raw_input:
-            _RAW_INPUT.add(name)
-        return builder
-
-    return add
-
-
-def inputs(name: str) -> tuple[str, ...]:
-    """The representations model `name` reads."""
-    _load_all()
-    return _INPUTS[name]
-
-
-def keys(name: str) -> tuple[Key, ...]:
-    """The config keys model `name` reads."""
-    _load_all()
-    return _KEYS[name]
-
-
-def wants_raw_input(name: str) -> bool:
-    _load_all()
-    return name in _RAW_INPUT
-
-
-def names() -> list[str]:
-    _load_all()
-    return sorted(_REGISTRY)
-
-
-def build(
-    name: str, config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int
-) -> nn.Module:
-    _load_all()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; registered models: {sorted(_REGISTRY)}")
-    return _REGISTRY[name](config, tuple(input_shape), num_classes)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Multiply-adds of one clip's forward pass (torch's FLOP counter, halved)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, *input_shape, device=device))
-    model.train(was_training)
-    return int(counter.get_total_flops() // 2)
-
-
-def _load_all() -> None:
-    from . import cnn1d, cnn2d, mlp, panns, resnet, resnet_cifar  # noqa: F401  (each registers)
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "registry":
+        importlib.import_module(f"{__name__}.{_module.name}")

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..blocks import activation, initialise, layer_keys, norm1d
 from ..keys import Key
-from . import register
+from .registry import register
 
 KEYS = (
     Key("conv_layers", "int", 4, "conv layers, the strided front one included",

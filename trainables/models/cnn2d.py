@@ -15,7 +15,7 @@ from torch import nn
 
 from ..blocks import GlobalPool, activation, as_image, initialise, layer_keys, norm2d
 from ..keys import Key
-from . import SPECTROGRAMS, register
+from .registry import SPECTROGRAMS, register
 
 KEYS = (
     Key("conv_layers", "int", 4, "conv blocks", interval="[1, 12]"),

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..blocks import activation, initialise, layer_keys, norm1d
 from ..keys import Key
-from . import register
+from .registry import register
 
 KEYS = (
     Key("hidden", "ints", None, "hidden layer sizes, e.g. [256, 128] (else hidden_layers x "

@@ -21,7 +21,7 @@ from torch import nn
 from ..blocks import Backbone, GlobalPool, initialise
 from ..keys import Key
 from ..pretrained import KEYS as PRETRAINED_KEYS
-from . import register
+from .registry import register
 
 KEYS = (Key("dropout", "float", 0.5, "dropout before the head", interval="[0, 1)"),
         *PRETRAINED_KEYS)

@@ -18,7 +18,7 @@ from torch import nn
 from ..blocks import Backbone, as_image
 from ..keys import Key
 from ..pretrained import KEYS as PRETRAINED_KEYS
-from . import SPECTROGRAMS, register
+from .registry import SPECTROGRAMS, register
 
 KEYS = (Key("in_channels", "int", 1, "1: RGB filters folded to one channel; 3: the "
             "spectrogram repeated as an image", choices=(1, 3)),

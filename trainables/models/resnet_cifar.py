@@ -11,7 +11,7 @@ from torch import nn
 
 from ..blocks import activation, as_image, initialise, layer_keys, norm2d
 from ..keys import Key
-from . import SPECTROGRAMS, register
+from .registry import SPECTROGRAMS, register
 
 DEPTHS = (20, 32, 44, 56, 110)
 KEYS = (

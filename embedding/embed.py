@@ -1,4 +1,4 @@
-"""`python -m data_prep.embed SHARDS --model panns_cnn6 --pretrained Cnn6_mAP=0.343.pth
+"""`python -m embedding.embed SHARDS --model panns_cnn6 --pretrained Cnn6_mAP=0.343.pth
 --layers conv_block4 fc1 pooled`: run a pretrained network (or, with `--checkpoint`, the
 best model of an earlier search) over prepared shards, and store each named layer's
 activations, pooled over time and frequency, as `embedding.<layer>` columns of new shards
@@ -21,10 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from .atomic import building
-from .config import ConfigError, EmbedConfig
-from .pipeline import SPLITS, Prepared
-from .shards import (
+from contracts.shards import (
     EMBEDDING,
     array_column,
     column_array,
@@ -32,7 +29,14 @@ from .shards import (
     layer_names,
     read_manifest,
 )
-from .worker import write_part
+from data_prep.atomic import building
+from data_prep.config import ConfigError, DatasetConfig, EmbedConfig
+from data_prep.pipeline import SPLITS, Prepared, prepare
+from data_prep.worker import write_part
+from trainables import models
+from trainables.blocks import GlobalPool
+from trainables.pretrained import load_pretrained
+from trainables.trained import TrainedModel
 
 POOLED = "pooled"  # the vector a network's global pooling hands to its dense layers
 VERSION = 1
@@ -61,10 +65,6 @@ class Network:
 
     def __init__(self, config: EmbedConfig, manifest: dict[str, Any]):
         import torch
-
-        from trainables import models
-        from trainables.pretrained import load_pretrained
-        from trainables.trained import TrainedModel
 
         representation = manifest["representation"]
         shape = tuple(manifest["shapes"][representation])
@@ -108,7 +108,6 @@ class Network:
 
     def _pool(self, activation):
         """A layer's output as one vector per clip, pooled as the network pools."""
-        from trainables.blocks import GlobalPool
 
         if activation.dim() == 4:
             pool = getattr(self.model, "pool", None)
@@ -176,6 +175,14 @@ def _embed_split(network: Network, source: Path, out: Path, column: str,
     return totals
 
 
+def prepare_dataset(config: DatasetConfig, cache_root: str | Path = "results",
+                    progress: bool = False) -> Prepared:
+    """A space's dataset section prepared: its shards, and their embeddings when its
+    `embed` section names a network."""
+    base = prepare(config.replace(embed=EmbedConfig()), cache_root, progress)
+    return embed_prepared(base, config.embed, cache_root) if config.embed.enabled else base
+
+
 def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) -> Prepared:
     """Embed prepared shards (or reuse an earlier embedding of them)."""
     started = time.perf_counter()
@@ -218,7 +225,7 @@ def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.embed",
+    parser = argparse.ArgumentParser(prog="python -m embedding.embed",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("shards", type=Path, help="a prepared shard folder (results/shards/...)")
     parser.add_argument("--model", help="a pretrained network, e.g. panns_cnn6, resnet50")

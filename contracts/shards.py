@@ -41,7 +41,16 @@ def read_manifest(shard_dir: str | Path) -> dict[str, Any]:
     return json.loads((Path(shard_dir) / "manifest.json").read_text())
 
 
-EMBEDDING = "embedding"  # the representation of shards made by `data_prep.embed`
+NOISE_FILE = "noise.npy"  # background-noise excerpts of clip length, (k, samples) float32
+
+
+def read_noise_bank(shard_dir: str | Path) -> np.ndarray | None:
+    """The dataset's background recordings cut to clip length, when it has any."""
+    path = Path(shard_dir) / NOISE_FILE
+    return np.load(path) if path.exists() else None
+
+
+EMBEDDING = "embedding"  # the representation of shards made by `embedding.embed`
 
 
 def embedding_column(layer: str) -> str:
