@@ -18,10 +18,10 @@ import pandas as pd
 from trainables.checkpoints import METRICS_FILE
 from trainables.data import variant_key
 
+from .scoring import test_scores
 from .study import STOPPED, trial_records
 
 EXPERIMENT_FILE = "experiment.json"  # metric, mode, max_epochs, trainable: written by search.run
-TEST_SCORES_FILE = "test_scores.json"
 DEFAULT_TEST_TOP_K = 3
 
 
@@ -77,33 +77,6 @@ def trial_shard_dir(info: dict[str, Any], trial_dir: str | Path) -> str:
     """`shard_dir_for` a trial folder, from its params.json."""
     params = json.loads((Path(trial_dir) / "params.json").read_text())
     return shard_dir_for(info, params)
-
-
-def test_scores(checkpoint: str, shard_dir: str) -> dict[str, float]:
-    """The checkpoint's scores on the test split, cached beside it. Multi-label F1
-    thresholds are tuned on val, never on test."""
-    from trainables import metrics
-
-    from .inference import TrainedModel, split_probabilities
-
-    cache = Path(checkpoint).parent / TEST_SCORES_FILE
-    cached = json.loads(cache.read_text()) if cache.exists() else {}
-    if cached.get("checkpoint") == checkpoint:
-        return cached["scores"]
-    trained = TrainedModel.load(checkpoint)
-    targets, probs = split_probabilities(trained, shard_dir, "test")
-    if not len(targets):
-        return {}
-    if targets.ndim == 2:
-        val_targets, val_probs = split_probabilities(trained, shard_dir, "val")
-        thresholds = metrics.tune_thresholds(val_targets, val_probs)
-        scorers = (metrics.MeanAveragePrecision(), metrics.DPrime(), metrics.Lwlrap(),
-                   metrics.MicroF1(thresholds), metrics.MacroF1Tuned(thresholds))
-        scores = {f"test_{m.name}": m(targets, probs) for m in scorers}
-    else:
-        scores = metrics.score_all(targets, probs, "test")
-    cache.write_text(json.dumps({"checkpoint": checkpoint, "scores": scores}))
-    return scores
 
 
 def with_checkpoints(board: pd.DataFrame, k: int) -> pd.DataFrame:

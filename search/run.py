@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import logging
 import os
 import signal
-import socket
 import stat
 import sys
 import tempfile
@@ -26,9 +26,10 @@ from trainables.pretrained import PretrainedError
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 from . import leaderboard
+from .ports import free_port
 from .spec import Spec, load_spec
 from .storage import ExperimentStore
-from .study import fail_lost_trials
+from .study import STUDY_FILE, fail_lost_trials, warm_start
 
 # A user's mistake: printed as one line, exit 2, no traceback.
 INPUT_ERRORS = (ConfigError, FileNotFoundError, PretrainedError)
@@ -79,6 +80,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one key of the space file, e.g. "
                              "--set fixed.pretrained=~/weights/Cnn6_mAP=0.343.pth (repeatable)")
+    parser.add_argument("--warm-start", type=Path, metavar="EXPERIMENT",
+                        help="tell the searcher the finished trials of an earlier experiment "
+                             "(e.g. results/cnn1d) whose configs fit this space")
+    parser.add_argument("--warm-start-top", type=int, default=0, metavar="K",
+                        help="with --warm-start: run its best K configs again first")
+    parser.add_argument("--verbose", action="store_true",
+                        help="Tune's per-trial tables and every Ray log line")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved space, resources and trials at once; exit")
     return parser.parse_args(argv)
@@ -91,6 +99,9 @@ def apply_overrides(spec: Spec, args: argparse.Namespace) -> Spec:
             raise ConfigError(f"--data {args.data}: no such file or folder; give a folder of "
                               "class folders or a CSV of paths and labels")
         spec.dataset = spec.dataset.replace(source=str(source), layout="auto")
+    if args.warm_start and not (args.warm_start / STUDY_FILE).exists():
+        raise ConfigError(f"--warm-start {args.warm_start}: no {STUDY_FILE} there; give the "
+                          "folder of an earlier search, such as results/cnn1d")
     spec.name = args.name or spec.name
     for key in ("num_samples", "max_epochs", "max_concurrent"):
         if getattr(args, key) is not None:
@@ -125,18 +136,6 @@ def move_aside(experiment_dir: Path) -> Path | None:
     return aside
 
 
-def free_port(host: str, first: int) -> int:
-    """The first port from `first` that nothing listens on at `host`."""
-    for port in range(first, first + 100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise ConfigError(f"--dashboard-port: no free port in {first}-{first + 99} on {host}")
-
-
 def keep_token_private() -> None:
     """Ray writes its auth token readable by everyone (0644); it grants the cluster."""
     token = Path.home() / ".ray" / "auth_token"
@@ -144,14 +143,27 @@ def keep_token_private() -> None:
         token.chmod(stat.S_IRUSR | stat.S_IWUSR)
 
 
+def quiet_logs() -> None:
+    """Only warnings from Ray, Ray Data and Optuna: the search's console says the rest."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Tune's newer console prints its experiment table and a TensorBoard hint into Ray's
+    # temporary session folder even when silent; its classic one at verbose 0 does not.
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    for name in ("ray", "ray.data", "ray.tune"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def start_ray(address: str | None, dashboard_host: str = "127.0.0.1",
-              dashboard_port: int | None = None) -> None:
+              dashboard_port: int | None = None, verbose: bool = False) -> None:
     import ray
 
     if ray.is_initialized():
         return
+    quiet = {} if verbose else {"logging_level": logging.WARNING, "log_to_driver": False}
     if address:
-        context = ray.init(address=address)
+        context = ray.init(address=address, **quiet)
     else:
         # A fresh local instance, even when `ray start` left one running (joining one is
         # what --address is for). The dashboard accepts job submissions: loopback by
@@ -162,7 +174,9 @@ def start_ray(address: str | None, dashboard_host: str = "127.0.0.1",
             fcntl.flock(lock, fcntl.LOCK_EX)
             port = dashboard_port or free_port(dashboard_host, DASHBOARD_PORT)
             context = ray.init(address="local", include_dashboard=True,
-                               dashboard_host=dashboard_host, dashboard_port=port)
+                               dashboard_host=dashboard_host, dashboard_port=port, **quiet)
+    if not verbose:
+        quiet_logs()
     keep_token_private()
     if context.dashboard_url:
         print(f"Ray dashboard: http://{context.dashboard_url}  "
@@ -194,7 +208,7 @@ def prepare_variants(spec: Spec, results: Path) -> tuple[dict, dict[str, str]]:
 
     variants, shard_dirs = {}, {}
     for key, dataset in spec.dataset_variants().items():
-        prepared = prepare_dataset(dataset, results)
+        prepared = prepare_dataset(dataset, results, progress=sys.stdout.isatty())
         counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
         verb = "reused" if prepared.reused else "prepared"
         label = f" {key}" if key != "{}" else ""
@@ -234,6 +248,9 @@ def run(
     dashboard_host: str = "127.0.0.1",
     storage: str | None = None,
     dashboard_port: int | None = None,
+    warm_start_from: Path | None = None,
+    warm_start_top: int = 0,
+    verbose: bool = False,
 ) -> Path:
     """Run the whole search (or resume it); return the experiment folder (a local mirror
     of it when `storage` is a remote URI). Prepared data is cached under `results`."""
@@ -243,7 +260,7 @@ def run(
     from .tuning import make_trainable, make_tuner
 
     results = results.resolve()
-    start_ray(address, dashboard_host, dashboard_port)
+    start_ray(address, dashboard_host, dashboard_port, verbose)
     store = ExperimentStore(storage or str(results), spec.name, results / spec.name)
     if restart and not store.remote and (aside := move_aside(store.local)):
         print(f"Earlier run moved to {aside}")
@@ -269,7 +286,12 @@ def run(
           f" {spec.max_epochs} epochs each -> {store.uri}")
     started = time.perf_counter()
     tuner = make_tuner(spec, make_trainable(spec, variants), store, concurrent, searcher_seed,
-                       restore=resuming)
+                       restore=resuming, verbose=verbose)
+    if warm_start_from and not resuming:
+        told, skipped = warm_start(store.local, warm_start_from, spec.space, warm_start_top)
+        print(f"Warm start: the searcher knows {told} trials of {warm_start_from}"
+              + (f" ({skipped} skipped: outside this space)" if skipped else "")
+              + (f"; its best {warm_start_top} run first" if warm_start_top else ""))
     grid, interrupted = fit_until_interrupted(tuner)
     info["search_seconds"] = time.perf_counter() - started
     store.write_text(leaderboard.EXPERIMENT_FILE, json.dumps(info, indent=2))
@@ -290,7 +312,9 @@ def run(
     test_column = spec.metric.replace("val_", "test_", 1)
     shown = ["rank", "trial_id", f"{spec.metric}_best", test_column, "epochs", "status",
              *spec.space.names]
-    print(board[[c for c in shown if c in board]].head(10).to_string(index=False))
+    print(board[[c for c in shown if c in board]].head(5).to_string(index=False))
+    print(f"Dashboard: python -m search.dashboard {experiment_dir}\n"
+          f"TensorBoard: tensorboard --logdir {experiment_dir}")
     if unfinished or interrupted:
         raise SearchIncomplete("interrupted before the search was done; run the same command "
                                "to resume")
@@ -317,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         run(spec, args.results, seed=args.seed, address=args.address, restart=args.restart,
             dashboard_host=args.dashboard_host, storage=args.storage,
-            dashboard_port=args.dashboard_port)
+            dashboard_port=args.dashboard_port, warm_start_from=args.warm_start,
+            warm_start_top=args.warm_start_top, verbose=args.verbose)
     except INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

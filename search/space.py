@@ -40,6 +40,21 @@ class Param:
                 return False
         return True
 
+    def distribution(self) -> Any:
+        """The Optuna distribution `suggest` draws from."""
+        from optuna.distributions import (
+            CategoricalDistribution,
+            FloatDistribution,
+            IntDistribution,
+        )
+
+        if self.kind == "choice":
+            return CategoricalDistribution(list(self.args))
+        if self.kind in ("uniform", "loguniform"):
+            return FloatDistribution(*self.args, log=self.kind == "loguniform")
+        step = self.args[2] if self.kind == "qint" else (self.step or 1)
+        return IntDistribution(self.args[0], self.args[1], step=step, log=self.log)
+
     def suggest(self, trial: Any) -> Any:
         if self.kind == "choice":
             return trial.suggest_categorical(self.name, list(self.args))
@@ -138,6 +153,27 @@ class SearchSpace:
             if param.active(chosen):
                 chosen[param.name] = param.suggest(trial)
         return dict(self.fixed)
+
+    def distributions_for(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The distributions of the keys a trial with `params` would have drawn, or None when
+        those params could not come from this space (a key missing, extra or out of range)."""
+        chosen: dict[str, Any] = {}
+        found = {}
+        for param in self.params:
+            if not param.active(chosen):
+                continue
+            if param.name not in params:
+                return None
+            dist = param.distribution()
+            try:
+                inside = dist._contains(dist.to_internal_repr(params[param.name]))
+            except (ValueError, TypeError):
+                inside = False
+            if not inside:
+                return None
+            chosen[param.name] = params[param.name]
+            found[param.name] = dist
+        return found if set(found) == set(params) else None
 
     def describe(self) -> list[str]:
         lines = []

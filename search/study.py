@@ -43,10 +43,13 @@ from ray.tune.search.optuna import OptunaSearch
 
 from trainables.loop import TOO_SLOW
 
+from .space import SearchSpace
+
 STUDY_FILE = "optuna.journal"
 STOPPED = "stopped by the scheduler"
 CUT = "cut by the time budget"
 BUDGET_SLACK_S = 2.0  # a trial ending this close to the deadline was cut by it
+DUPLICATE_RETRIES = 10  # fresh suggestions asked for before a repeated config is accepted
 STUDY_NAME = "search"
 TUNE_ID = "tune_trial_id"  # the user attribute that ties an Optuna trial to a Tune trial
 logger = logging.getLogger(__name__)
@@ -79,12 +82,42 @@ def trial_records(experiment_dir: Path) -> dict[str, dict[str, Any]]:
 def fail_lost_trials(experiment_dir: Path, known: set[str]) -> int:
     """Fail the study's still-running trials that Tune does not know (it lost them to an
     interruption before recording them); returns how many. Call once the search is done."""
+    if not (Path(experiment_dir) / STUDY_FILE).exists():
+        return 0
     study = load_study(experiment_dir)
     lost = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             if t.user_attrs.get(TUNE_ID) not in known]
     for trial in lost:
         study.tell(trial.number, state=TrialState.FAIL)
     return len(lost)
+
+
+def warm_start(experiment_dir: Path, earlier_dir: Path, space: SearchSpace,
+               top: int = 0) -> tuple[int, int]:
+    """Tell the study of `experiment_dir` the finished trials of an earlier experiment whose
+    configs fit `space` (finished and pruned, with their values and epochs); with `top`,
+    enqueue the best `top` of them to run again first. Returns (told, skipped)."""
+    earlier = load_study(earlier_dir)
+    study = load_study(experiment_dir)
+    told, skipped, fitting = 0, 0, []
+    for trial in earlier.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        distributions = space.distributions_for(trial.params)
+        if distributions is None:
+            skipped += 1
+            continue
+        study.add_trial(optuna.trial.create_trial(
+            params=trial.params, distributions=distributions, state=trial.state,
+            value=trial.value if trial.state == TrialState.COMPLETE else None,
+            intermediate_values=trial.intermediate_values,
+            user_attrs={**{k: v for k, v in trial.user_attrs.items() if k != TUNE_ID},
+                        "warm_start": f"{earlier_dir} trial {trial.number}"}))
+        told += 1
+        if trial.state == TrialState.COMPLETE:
+            fitting.append(trial)
+    reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    for trial in sorted(fitting, key=lambda t: t.value, reverse=reverse)[:top]:
+        study.enqueue_trial(trial.params)
+    return told, skipped
 
 
 def best_value(values: list[float], mode: str) -> float | None:
@@ -118,9 +151,29 @@ class StudySearcher(OptunaSearch):
             needed = float(np.median(list(self._rung_seconds.values())))
             if time.time() + needed > self._deadline:
                 return Searcher.FINISHED  # it could not reach the first rung in time
-        config = super().suggest(trial_id)
-        self._ot_trials[trial_id].set_user_attr(TUNE_ID, trial_id)
+        sampler = self._ot_study.sampler
+        try:
+            for retry in range(DUPLICATE_RETRIES + 1):
+                config = super().suggest(trial_id)
+                ot_trial = self._ot_trials[trial_id]
+                if retry == DUPLICATE_RETRIES or not self._already_tried(ot_trial):
+                    break
+                # The same config again (frequent on a space of choices, where TPE keeps
+                # proposing its favourite): nothing to learn from training it twice. It is
+                # failed in the study, and a random config is drawn instead.
+                ot_trial.set_user_attr("stop_reason", "duplicate of an earlier config")
+                self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+                del self._ot_trials[trial_id]
+                self._ot_study.sampler = optuna.samplers.RandomSampler(seed=ot_trial.number)
+        finally:
+            self._ot_study.sampler = sampler
+        ot_trial.set_user_attr(TUNE_ID, trial_id)
         return config
+
+    def _already_tried(self, ot_trial: optuna.Trial) -> bool:
+        params = ot_trial.params
+        return any(t.params == params and t.number != ot_trial.number and TUNE_ID in t.user_attrs
+                   for t in self._ot_study.get_trials(deepcopy=False))
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         super().on_trial_result(trial_id, result)

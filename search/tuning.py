@@ -11,6 +11,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from trainables.data import TrialData
 from trainables.tune_trainable import train
 
+from .console import SearchConsole
 from .median import MedianPruner
 from .spec import Spec
 from .storage import ExperimentStore
@@ -76,7 +77,7 @@ def make_trainable(spec: Spec, variants: dict[str, TrialData]):
 
 def make_tuner(
     spec: Spec, trainable, store: ExperimentStore, max_concurrent: int, seed: int,
-    restore: bool,
+    restore: bool, verbose: bool = False,
 ) -> tune.Tuner:
     """A new Tuner, or with `restore` the experiment's own from `store`: finished trials are
     kept, unfinished ones resume from their checkpoints, and the searcher's history
@@ -100,6 +101,11 @@ def make_tuner(
         ),
         run_config=tune.RunConfig(
             name=store.name,
+            # Tune's per-trial tables with --verbose; otherwise the search's own console.
+            verbose=2 if verbose else 0,
+            callbacks=[] if verbose else [SearchConsole(
+                spec.metric, spec.mode, spec.num_samples, spec.space.names,
+                spec.time_budget_s)],
             storage_path=store.storage,
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=1,  # the best; Tune also keeps the latest, for resuming

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"contracts": 1, "data_prep": 2, "trainables": 2, "embedding": 3, "search": 4}
 # Modules run as `python -m ...` that tie the stages together.
 COMMANDS = {"data_prep.run", "search.run", "search.predict", "search.export", "search.ensemble",
-            "search.report", "search.keys"}
+            "search.report", "search.keys", "search.dashboard"}
 COMMAND_LAYER = 5
 
 

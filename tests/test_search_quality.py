@@ -130,3 +130,39 @@ def test_start_from_must_name_searched_keys_and_values_they_take():
         spec(space=space, start_from=[{"dropout": 0.1}])
     with pytest.raises(ConfigError, match=r"start_from\[0\]\.lr: 0\.5 is outside"):
         spec(space=space, start_from=[{"lr": 0.5}])
+
+
+def test_a_warm_started_search_knows_the_earlier_trials_and_reruns_the_best(ray_local,
+                                                                           tmp_path):
+    space = {"lr": {"loguniform": [1e-4, 1e-2]}, "dropout": {"uniform": [0.0, 0.5]}}
+    common = {"scheduler": {"type": "none"}, "max_epochs": 2, "max_concurrent": 1,
+              "fixed": {**FIXED, "batch_size": 8}}
+    earlier = run(spec(name="earlier", searcher={"type": "random", "seed": 4}, num_samples=3,
+                       space=space, **common), tmp_path)
+    # One earlier config falls outside the new space (a lower lr ceiling): it is skipped.
+    old = sorted(load_study(earlier).trials, key=lambda t: t.params["lr"])
+    narrower = {**space, "lr": {"loguniform": [1e-4, old[1].params["lr"] * 1.001]}}
+    later = run(spec(name="later", searcher={"type": "optuna_tpe", "seed": 0}, num_samples=1,
+                     space=narrower, **common), tmp_path, warm_start_from=earlier,
+                warm_start_top=1)
+    study = load_study(later)
+    told = [t for t in study.trials if "warm_start" in t.user_attrs]
+    assert sorted(t.params["lr"] for t in told) == [old[0].params["lr"], old[1].params["lr"]]
+    assert all(t.state.name == "COMPLETE" and t.value is not None for t in told)
+    best = max(told, key=lambda t: t.value)
+    rerun = [t for t in study.trials if TUNE_ID in t.user_attrs]
+    assert len(rerun) == 1 and rerun[0].params == best.params
+
+
+def test_the_searcher_does_not_train_a_config_twice_while_others_are_left(ray_local,
+                                                                          tmp_path):
+    experiment = run(spec(
+        name="dedupe", searcher={"type": "optuna_tpe", "seed": 0, "n_startup_trials": 1},
+        scheduler={"type": "none"}, max_epochs=1, num_samples=4, max_concurrent=1,
+        fixed={**FIXED, "batch_size": 8},
+        space={"lr": {"choice": [1e-3, 3e-3]}, "dropout": {"choice": [0.0, 0.2]}}), tmp_path)
+    study = load_study(experiment)
+    trained = [tuple(sorted(t.params.items())) for t in study.trials if TUNE_ID in t.user_attrs]
+    assert len(trained) == 4 and len(set(trained)) == 4  # all four points, none twice
+    assert all(t.state.name == "FAIL" and t.user_attrs["stop_reason"].startswith("duplicate")
+               for t in study.trials if TUNE_ID not in t.user_attrs)

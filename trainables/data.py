@@ -57,13 +57,13 @@ class TrialData:
     layers: dict[str, tuple[int, int]] | None = None
     input_splits: list[int] | None = None
     normalised: bool = True  # False: the train-split standardisation is off (raw input)
-    clip: float | None = None  # standardised values clipped to +-clip
+    clip_bound: float | None = None  # standardised values clipped to +-clip_bound
     per_clip: bool = False  # each clip standardised by its own mean and std instead
 
     @property
     def normalisation(self) -> dict[str, Any]:
         """How inputs are scaled, as checkpoints store it (see `normalise`)."""
-        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "clip": self.clip,
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "clip": self.clip_bound,
                 "per_clip": self.per_clip}
 
     @property
@@ -120,7 +120,7 @@ class TrialData:
         if kind == "standard":
             return self
         if kind == "clip":
-            return dataclasses.replace(self, clip=float(clip))
+            return dataclasses.replace(self, clip_bound=float(clip))
         if kind == "per_clip":
             return dataclasses.replace(self, per_clip=True)
         if kind == "minmax":

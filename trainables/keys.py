@@ -2,7 +2,8 @@
 
 A `Key` says the key's type, what values it allows, its default and its meaning. The spec
 checks every `fixed`, `space` and `--set` value against the trainable's keys before Ray
-starts (`search.keys`), and `with_defaults` fills a trial's config from the same table.
+starts (`search.spec`; `python -m search.keys` prints them), and `with_defaults` fills a
+trial's config from the same table.
 
     Key("dropout", "float", 0.5, "dropout before the head", interval="[0, 1)")
     Key("act", "str", "relu", "activation", choices=("relu", "tanh"))
@@ -92,10 +93,6 @@ def _inside(value: float, interval: str) -> bool:
     return above and below
 
 
-class TrialKeyError(ValueError):
-    """A trial key that is unknown or has a value it cannot take; the message names it."""
-
-
 class Schema:
     """The keys one trainable reads, by name."""
 
@@ -118,18 +115,8 @@ class Schema:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"{name}: unknown key{hint} (`python -m search.keys` lists them)"
 
-    def check(self, name: str, value: Any) -> None:
-        if name not in self.keys:
-            raise TrialKeyError(self.unknown(name))
-        problem = self.keys[name].problem(value)
-        if problem:
-            raise TrialKeyError(problem)
-
-    def defaults(self) -> dict[str, Any]:
-        return {name: key.default for name, key in self.keys.items()}
-
     def with_defaults(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        return {**self.defaults(), **config}
+        return {**{name: key.default for name, key in self.keys.items()}, **config}
 
     def table(self) -> list[tuple[str, str, str, str]]:
         """(key, default, allowed, meaning) rows, sorted by key."""
