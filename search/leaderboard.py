@@ -1,7 +1,8 @@
 """`python -m search.leaderboard results/<experiment>`: one row per trial, best first.
 
 Built from the experiment folder alone (each trial's `params.json`, `result.json` and
-checkpoints), so it works during a search, after one, and on a restored one.
+checkpoints, and how each trial ended as the study in `optuna.journal` records it), so it
+works during a search, after one, and on a restored one.
 """
 
 from __future__ import annotations
