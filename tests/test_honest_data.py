@@ -53,8 +53,7 @@ def config(source, **extra) -> DatasetConfig:
 
 def test_a_csv_split_and_speakers_are_found_with_no_option(ray_local, tmp_path, capsys):
     csv = speaker_csv(tmp_path)
-    assert prep_run.main([str(csv), "--sample_rate", str(RATE), "--clip_seconds", "0.5",
-                          "--results", str(tmp_path / "results")]) == 0
+    assert prep_run.main([str(csv), "--results", str(tmp_path / "results")]) == 0
     out = capsys.readouterr().out
     assert "split: column 'split' of clips.csv" in out
     assert "groups: column 'speaker' of clips.csv" in out
