@@ -20,7 +20,7 @@ from trainables.checkpoints import METRICS_FILE
 from trainables.data import variant_key
 
 from .scoring import test_scores
-from .study import STOPPED, trial_records
+from .study import STOPPED, best_value, trial_records
 
 EXPERIMENT_FILE = "experiment.json"  # metric, mode, max_epochs, trainable: written by search.run
 DEFAULT_TEST_TOP_K = 3
@@ -114,8 +114,8 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
         params = json.loads(params_file.read_text())
         results = _read_results(trial_dir)
         values = [r[metric] for r in results if r.get(metric) is not None]
-        finite = [v for v in values if math.isfinite(v)]
-        best = (max if mode == "max" else min)(finite) if finite else math.nan
+        best = best_value(values, mode)
+        best = math.nan if best is None else best
         at_best = next((r for r in results if r.get(metric) == best), {})
         last = results[-1] if results else {}
         stop_reason = last.get("stop_reason", "")

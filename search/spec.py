@@ -200,11 +200,12 @@ def _check_metric(metric: str, dataset: DatasetConfig) -> None:
 
 
 def _check_loss(space: SearchSpace, dataset: DatasetConfig) -> None:
-    allowed = ("bce", "focal") if multi_label(dataset) else ("ce", "focal")
+    multi = multi_label(dataset)
+    allowed = ("bce", "focal") if multi else ("ce", "focal")
     for value in _values(space, "loss"):
         if value is not None and value not in allowed:
             where = "fixed.loss" if "loss" in space.fixed else "space.loss"
-            kind = "multi-label" if multi_label(dataset) else "single-label"
+            kind = "multi-label" if multi else "single-label"
             raise ConfigError(f"{where}: {value!r} does not fit this {kind} dataset; "
                               f"choose from {list(allowed)}")
 

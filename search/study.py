@@ -135,13 +135,12 @@ class StudySearcher(OptunaSearch):
                  points_to_evaluate: list[dict[str, Any]] | None = None,
                  time_budget_s: float | None = None, first_rung: float = 1,
                  time_attr: str = "training_iteration"):
-        self._experiment_dir = Path(experiment_dir)
         self._budget = time_budget_s
         self._deadline: float | None = None  # set at the first suggestion
         self._first_rung, self._time_attr = first_rung, time_attr
         self._rung_seconds: dict[str, float] = {}  # trial -> time_total_s at the first rung
         super().__init__(space=space, metric=metric, mode=mode, sampler=sampler,
-                         storage=study_storage(self._experiment_dir), study_name=STUDY_NAME,
+                         storage=study_storage(Path(experiment_dir)), study_name=STUDY_NAME,
                          points_to_evaluate=points_to_evaluate)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:

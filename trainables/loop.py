@@ -173,24 +173,24 @@ def fit(
         start_epoch = resume["epoch"] + 1
         best_val_loss, stale = resume["best_val_loss"], resume["stale"]
 
-    batch_size = config["batch_size"]
+    batch_size, limit = config["batch_size"], config["max_epoch_seconds"]
     for epoch in range(start_epoch, config["max_epochs"] + 1):
         started = time.perf_counter()
         model.train()
         order = epoch_order(data.y_train, config, generator).to(store)
         total, seen = 0.0, 0
         steps = math.ceil(len(order) / batch_size)
-        projected, probe_started = None, started
+        probing = epoch == start_epoch and steps > 1 + PROBE_STEPS
+        projected, probe_started, too_slow = None, started, False
         for step, i in enumerate(range(0, len(order), batch_size)):
-            if epoch == start_epoch and step in (1, 1 + PROBE_STEPS) and steps > 1 + PROBE_STEPS:
-                if step == 1:
-                    probe_started = time.perf_counter()
-                else:  # what the epoch will cost, known after a few steps
-                    per_step = (time.perf_counter() - probe_started) / PROBE_STEPS
-                    projected = (time.perf_counter() - started) + per_step * (steps - step)
-                    limit = config["max_epoch_seconds"]
-                    if limit and projected > limit:
-                        break
+            if probing and step == 1:
+                probe_started = time.perf_counter()
+            elif probing and step == 1 + PROBE_STEPS:  # the epoch's cost, known from a few steps
+                per_step = (time.perf_counter() - probe_started) / PROBE_STEPS
+                projected = (time.perf_counter() - started) + per_step * (steps - step)
+                too_slow = bool(limit and projected > limit)
+                if too_slow:
+                    break
             idx = order[i : i + batch_size]
             if len(idx) < 2 and seen:  # a batch of one breaks batch norm
                 continue
@@ -212,8 +212,6 @@ def fit(
             seen += len(idx)
         train_loss = total / max(seen, 1)
         train_time = time.perf_counter() - started
-        limit = config["max_epoch_seconds"]
-        too_slow = bool(limit and projected and projected > limit)
         # A trial stopped for its cost is scored on a slice of val, not made to pay for it all.
         scored = slice(0, 8 * batch_size) if too_slow else slice(None)
 
