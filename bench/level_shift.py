@@ -61,8 +61,8 @@ def best_model(name: str, config: dict, data: TrialData) -> TrainedModel:
     return TrainedModel(model.eval(), state)
 
 
-def accuracy(trained: TrainedModel, shard_dir: Path) -> float:
-    y, probs = split_probabilities(trained, shard_dir, "test")
+def accuracy(trained: TrainedModel, shard_dir: Path, split: str = "test") -> float:
+    y, probs = split_probabilities(trained, shard_dir, split)
     return float((probs.argmax(axis=1) == y).mean())
 
 

@@ -104,6 +104,18 @@ def read_split(shard_dir: str | Path, split: str,
     return x, y
 
 
+COPY = "copy"  # train shards with offline augmentation: 0 the recording, k its k-th copy
+
+
+def read_copies(shard_dir: str | Path, split: str) -> np.ndarray | None:
+    """Each row's version (0: the recording, k: its k-th copy; a clip's rows are adjacent),
+    or None when the split holds recordings only."""
+    path = Path(shard_dir) / f"{split}.parquet"
+    if not path.exists() or COPY not in pq.ParquetDataset(path).schema.names:
+        return None
+    return pq.read_table(path, columns=[COPY]).column(COPY).to_numpy().astype(np.int64)
+
+
 def read_ids(shard_dir: str | Path, split: str) -> list[str]:
     path = Path(shard_dir) / f"{split}.parquet"
     return pq.read_table(path, columns=["id"]).column("id").to_pylist() if path.exists() else []

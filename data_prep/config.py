@@ -81,6 +81,41 @@ class EmbedConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Offline augmentation (`data_prep.copies`): `copies` transformed versions of every
+    train clip, stored beside it; validation and test are never augmented. Each copy draws
+    its pitch shift (semitones) and tempo factor uniformly from the ranges."""
+
+    copies: int = 0
+    pitch_semitones: tuple[float, float] = (0.0, 0.0)
+    stretch: tuple[float, float] = (1.0, 1.0)  # tempo factor: 1.25 plays a quarter faster
+    seed: int = 0
+
+    def __post_init__(self) -> None:  # [-3, 3] and [-3.0, 3.0] fingerprint alike
+        for key in ("pitch_semitones", "stretch"):
+            value = getattr(self, key)
+            if isinstance(value, (list, tuple)) and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                object.__setattr__(self, key, tuple(float(v) for v in value))
+
+    def validate(self, where: str) -> None:
+        if not isinstance(self.copies, int) or not 0 <= self.copies <= 32:
+            raise ConfigError(f"{where}.copies: expected 0 to 32 copies per train clip, got "
+                              f"{self.copies!r}")
+        for key, low_bound in (("pitch_semitones", -24.0), ("stretch", 0.25)):
+            bounds = getattr(self, key)
+            high_bound = 24.0 if key == "pitch_semitones" else 4.0
+            if (len(bounds) != 2 or not all(isinstance(b, (int, float)) for b in bounds)
+                    or not low_bound <= bounds[0] <= bounds[1] <= high_bound):
+                raise ConfigError(f"{where}.{key}: expected [low, high] within "
+                                  f"[{low_bound:g}, {high_bound:g}], got {list(bounds)!r}")
+        if self.copies and self.pitch_semitones == (0.0, 0.0) and self.stretch == (1.0, 1.0):
+            raise ConfigError(f"{where}: {self.copies} copies with neither pitch_semitones "
+                              "nor stretch would repeat each clip unchanged; give a range, "
+                              "e.g. pitch_semitones: [-3, 3]")
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     # `synthetic` (the built-in demo dataset, made on first use), a folder, or a CSV file.
     source: str = "synthetic"
@@ -111,6 +146,7 @@ class DatasetConfig:
     loudness: str = "none"  # per clip: none, peak, rms or lufs (see loudness.py)
     loudness_db: float | None = None  # the target level; None: the kind's default
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
 
     @property
@@ -172,9 +208,34 @@ class DatasetConfig:
         if self.val_fraction + self.test_fraction >= 1:
             raise ConfigError(f"{where}: val_fraction + test_fraction leaves no training data")
         self.embed.validate(f"{where}.embed")
+        self.augment.validate(f"{where}.augment")
         if self.source != "synthetic" and not Path(self.source).expanduser().exists():
             raise ConfigError(f"{where}.source: {self.source} does not exist; give a folder "
                               "of class folders, a CSV of paths and labels, or synthetic")
+
+
+def with_dotted(raw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A dataset mapping with `changes` applied; a dotted key ("augment.copies") sets one
+    key of a section and keeps the section's others."""
+    merged = {key: dict(value) if isinstance(value, dict) else value
+              for key, value in raw.items()}
+    for dotted, value in changes.items():
+        *sections, key = dotted.split(".")
+        target = merged
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[key] = value
+    return merged
+
+
+def dotted_keys(raw: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every key of a nested mapping, sections' keys dotted ("augment.copies")."""
+    keys = []
+    for key, value in raw.items():
+        keys.append(prefix + key)
+        if isinstance(value, dict):
+            keys += dotted_keys(value, f"{prefix}{key}.")
+    return keys
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:

@@ -91,6 +91,11 @@ def describe(manifest: dict[str, Any]) -> list[str]:
             line += (f", level {s['level_db']:.1f} dBFS, {s['seconds_min']:.2f}/"
                      f"{s['seconds_median']:.2f}/{s['seconds_max']:.2f} s min/median/max")
         lines.append(line)
+    if manifest.get("copies"):
+        augment = manifest["params"]["augment"]
+        lines.append(f"  train + {manifest['copies']} copies of each clip (pitch "
+                     f"{augment['pitch_semitones']} semitones, tempo {augment['stretch']}); "
+                     "an epoch draws one version per clip")
     if manifest.get("duplicates"):
         lines.append(f"  {len(manifest['duplicates'])} sets of identical clips "
                      "(duplicates.csv)")

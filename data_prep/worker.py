@@ -13,10 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contracts.shards import array_column
+from contracts.shards import COPY, array_column
 
 from . import representations
 from .config import DatasetConfig
+from .copies import make_copies
 from .decode import Rejected, decode_clip
 
 SPLITS = ("train", "val", "test")
@@ -82,16 +83,31 @@ def decode_batch(
         mask = kept["split"] == split
         if not mask.any():
             continue
-        columns: dict[str, pa.Array | np.ndarray] = {"id": kept["id"][mask].astype(str)}
+        rows = {key: values[mask] for key, values in kept.items()}
+        values = _rows(x, mask)
+        versions = 1 + (config.augment.copies if split == "train" else 0)
+        if versions > 1:  # each recording followed by its copies: a clip's rows are adjacent
+            copies = np.concatenate([
+                make_copies(clip, clip_id, config.sample_rate, config.augment,
+                            config.pad_policy)
+                for clip, clip_id in zip(_rows(clips, ok)[mask], rows["id"], strict=True)])
+            made = representations.compute(copies, config).reshape(
+                len(values), versions - 1, *values.shape[1:])
+            values = np.concatenate([values[:, None], made], axis=1).reshape(
+                -1, *values.shape[1:])
+            rows = {key: np.repeat(v, versions, axis=0) for key, v in rows.items()}
+        columns: dict[str, pa.Array | np.ndarray] = {"id": rows["id"].astype(str)}
         if multi_label:
-            columns["labels"] = pa.array([list(v) for v in kept["labels"][mask]],
+            columns["labels"] = pa.array([list(v) for v in rows["labels"]],
                                          type=pa.list_(pa.int64()))
         else:
-            columns["label"] = np.array([v[0] for v in kept["labels"][mask]], np.int64)
-        columns["split"] = kept["split"][mask].astype(str)
-        if "fold" in kept:
-            columns["fold"] = kept["fold"][mask].astype(np.int64)
-        columns[config.representation] = array_column(_rows(x, mask))
+            columns["label"] = np.array([v[0] for v in rows["labels"]], np.int64)
+        columns["split"] = rows["split"].astype(str)
+        if "fold" in rows:
+            columns["fold"] = rows["fold"].astype(np.int64)
+        if versions > 1:
+            columns[COPY] = np.tile(np.arange(versions, dtype=np.int16), int(mask.sum()))
+        columns[config.representation] = array_column(values)
         path = part_path(out_dir, split, int(kept["row"][mask][0]))
         path.parent.mkdir(parents=True, exist_ok=True)
         write_part(pa.table(columns), path)

@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from contracts.shards import read_manifest
+from data_prep.config import with_dotted
 from trainables.checkpoints import read_checkpoint
 from trainables.data import DATA_PREFIX
 
@@ -26,13 +27,11 @@ TRIAL_KEYS = {"model", "max_epochs", "max_epoch_seconds"}  # set at a space's to
 
 def retraining_spec(info: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     raw = dict(info["spec"])
-    dataset = dict(raw.get("dataset") or {})
-    fixed = {}
-    for key, value in config.items():
-        if key.startswith(DATA_PREFIX):
-            dataset[key[len(DATA_PREFIX):]] = value
-        elif key not in TRIAL_KEYS:
-            fixed[key] = value
+    chosen = {key[len(DATA_PREFIX):]: value for key, value in config.items()
+              if key.startswith(DATA_PREFIX)}
+    dataset = with_dotted(dict(raw.get("dataset") or {}), chosen)
+    fixed = {key: value for key, value in config.items()
+             if not key.startswith(DATA_PREFIX) and key not in TRIAL_KEYS}
     raw.update({"name": f"{raw.get('name', 'experiment')}-best", "dataset": dataset,
                 "fixed": fixed, "space": {}, "num_samples": 1, "max_epochs": config["max_epochs"],
                 "searcher": {"type": "random"}, "scheduler": {"type": "none"}})

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from contracts.shards import layer_names
-from data_prep.config import PRESETS, ConfigError, DatasetConfig
+from data_prep.config import PRESETS, ConfigError, DatasetConfig, dotted_keys, with_dotted
 from trainables import loop, models
 from trainables.data import DATA_PREFIX, variant_key
 from trainables.keys import Schema
@@ -108,12 +108,14 @@ def _variants(dataset: DatasetConfig, space: SearchSpace) -> dict[str, DatasetCo
         changes = {k[len(DATA_PREFIX):]: v for k, v in chosen.items()}
         where = "dataset[" + ", ".join(f"{k}={v}" for k, v in chosen.items()) + "]"
         variants[variant_key(chosen)] = DatasetConfig.from_dict(
-            {**dataset.to_dict(), **changes}, where=where)
+            with_dotted(dataset.to_dict(), changes), where=where)
     return variants
 
 
 def _check_data_keys(space: SearchSpace, dataset: DatasetConfig) -> None:
-    allowed = set(dataset.to_dict()) - {"source", "synthetic", "csv", "layout"}
+    not_searched = ("source", "synthetic", "csv", "layout")
+    allowed = {key for key in dotted_keys(dataset.to_dict())
+               if key.split(".")[0] not in not_searched}
     for param in space.params:
         if not param.name.startswith(DATA_PREFIX):
             continue

@@ -15,6 +15,7 @@ from contracts.shards import (
     EMBEDDING,
     input_columns,
     layer_names,
+    read_copies,
     read_manifest,
     read_noise_bank,
     read_split,
@@ -59,6 +60,16 @@ class TrialData:
     normalised: bool = True  # False: the train-split standardisation is off (raw input)
     clip_bound: float | None = None  # standardised values clipped to +-clip_bound
     per_clip: bool = False  # each clip standardised by its own mean and std instead
+    # Offline augmentation: each train row's version (0: the recording, k: its k-th copy,
+    # a clip's rows adjacent); None when train holds recordings only.
+    train_versions: np.ndarray | None = None
+
+    @property
+    def y_clips(self) -> np.ndarray:
+        """The train labels, one per recording (its copies not counted again)."""
+        if self.train_versions is None:
+            return self.y_train
+        return self.y_train[self.train_versions == 0]
 
     @property
     def normalisation(self) -> dict[str, Any]:
@@ -97,7 +108,8 @@ class TrialData:
             layers = {name: (end - size, end)
                       for name, size, end in zip(manifest["layers"], sizes, ends, strict=True)}
         return cls(x_train, y_train, x_val, y_val, manifest["label_names"], mean, std,
-                   representation, crop, noise, layers)
+                   representation, crop, noise, layers,
+                   train_versions=read_copies(shard_dir, "train"))
 
     def select_layers(self, choice: str | None) -> TrialData:
         """The embedding layers a trial's `layer` names ("fc1", "conv_block4+fc1"; all when

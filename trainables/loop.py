@@ -30,7 +30,7 @@ from .data import TrialData, normalise
 from .keys import Key, Schema
 from .losses import make_loss
 from .metrics import score_all
-from .sampling import epoch_order
+from .sampling import epoch_rows
 from .schedules import Schedule
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -158,7 +158,7 @@ def fit(
     optimizer = make_optimizer(config, pretrained.param_groups(model, config))
     schedule = Schedule(config, optimizer)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
-    loss_fn = make_loss(config, data.y_train, classes, multi).to(device)
+    loss_fn = make_loss(config, data.y_clips, classes, multi).to(device)
     val_targets = as_targets(data.y_val)
     n_params = models.count_parameters(model)
     macs = models.count_macs(model, data.input_shape)
@@ -177,7 +177,7 @@ def fit(
     for epoch in range(start_epoch, config["max_epochs"] + 1):
         started = time.perf_counter()
         model.train()
-        order = epoch_order(data.y_train, config, generator).to(store)
+        order = epoch_rows(data.y_train, data.train_versions, config, generator).to(store)
         total, seen = 0.0, 0
         steps = math.ceil(len(order) / batch_size)
         probing = epoch == start_epoch and steps > 1 + PROBE_STEPS

@@ -46,6 +46,20 @@ def epoch_order(y: np.ndarray, config: dict, g: torch.Generator) -> torch.Tensor
     return torch.randperm(n, generator=g)
 
 
+def epoch_rows(y: np.ndarray, versions: np.ndarray | None, config: dict,
+               g: torch.Generator) -> torch.Tensor:
+    """Rows of one epoch. With offline copies (`versions`: 0 for a recording, k for its k-th
+    copy, a clip's rows adjacent) each clip is visited as `epoch_order` says, as one version
+    drawn at random: epochs keep their length and their cost whatever the copies."""
+    if versions is None:
+        return epoch_order(y, config, g)
+    starts = np.flatnonzero(versions == 0)
+    counts = torch.from_numpy(np.diff(np.append(starts, len(versions))))
+    order = epoch_order(y[starts], config, g)
+    offsets = (torch.rand(len(order), generator=g, dtype=torch.float64) * counts[order]).long()
+    return torch.from_numpy(starts)[order] + offsets
+
+
 def _sampling_labels(y: np.ndarray) -> np.ndarray:
     if y.ndim == 1:
         return y
