@@ -1,8 +1,20 @@
-"""Read prepared shards back as arrays."""
+"""The shard contract: a split's rows as Parquet, its arrays as memory-mappable `.npy`.
+
+    <shards>/<fingerprint>/
+        manifest.json
+        train.parquet/part-*.parquet   one row per clip (id, label or labels, split, fold, copy)
+        train.<column>.npy             (rows, *shape) float32, the rows in the Parquet's order
+        val..., test...
+
+Arrays are kept out of Parquet so that a trial maps them read-only: trials on one node share
+the OS page cache, and nothing is copied into the driver or into each trial. Caches written
+before kept them as a Parquet column, which `read_split` still reads.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +47,42 @@ def column_array(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     data = np.frombuffer(column.buffers()[1], np.uint8)
     data = data[column.offset * width : (column.offset + rows) * width]
     return data.view(np.float32).reshape(rows, width // 4)
+
+
+def array_path(shard_dir: str | Path, split: str, column: str) -> Path:
+    return Path(shard_dir) / f"{split}.{column}.npy"
+
+
+def part_array_path(shard_dir: str | Path, split: str, column: str, first_row: int) -> Path:
+    """Where a preparation worker leaves its rows' arrays, joined by `join_array_parts`."""
+    return Path(shard_dir) / f"{split}.{column}.parts" / f"part-{first_row:09d}.npy"
+
+
+def join_array_parts(shard_dir: str | Path, split: str, column: str) -> int:
+    """Join the workers' array parts of one split, in row order, into its `.npy`, one part
+    in memory at a time (written with plain writes, not through a map, so that the
+    writer's memory stays one part); the parts are removed. Returns the rows written."""
+    folder = part_array_path(shard_dir, split, column, 0).parent
+    parts = sorted(folder.glob("part-*.npy"))
+    if not parts:
+        return 0
+    headers = [np.load(part, mmap_mode="r") for part in parts]
+    rows, shape = sum(len(h) for h in headers), headers[0].shape[1:]
+    del headers
+    with open(array_path(shard_dir, split, column), "wb") as out:
+        np.lib.format.write_array_header_2_0(
+            out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                  "fortran_order": False, "shape": (rows, *shape)})
+        for part in parts:
+            np.load(part).astype(np.float32, copy=False).tofile(out)
+    shutil.rmtree(folder)
+    return rows
+
+
+def read_array(shard_dir: str | Path, split: str, column: str) -> np.ndarray | None:
+    """One split's array column mapped read-only, or None where the cache predates them."""
+    path = array_path(shard_dir, split, column)
+    return np.load(path, mmap_mode="r") if path.exists() else None
 
 
 def read_manifest(shard_dir: str | Path) -> dict[str, Any]:
@@ -78,9 +126,9 @@ def layer_names(choice: str | None, available: list[str]) -> list[str]:
 
 def read_split(shard_dir: str | Path, split: str,
                columns: str | list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of one split: x float32 with the manifest's shape (several vector columns are
-    joined end to end); y the int64 labels, or a float32 multi-hot matrix (clips, classes)
-    for multi-label data."""
+    """(x, y) of one split: x float32 with the manifest's shape, mapped read-only from its
+    `.npy` (several vector columns are joined end to end, in memory); y the int64 labels,
+    or a float32 multi-hot matrix (clips, classes) for multi-label data."""
     shard_dir = Path(shard_dir)
     manifest = read_manifest(shard_dir)
     columns = [columns] if isinstance(columns, str) else list(columns)
@@ -92,8 +140,11 @@ def read_split(shard_dir: str | Path, split: str,
     if not path.exists():
         y = np.zeros((0, classes), np.float32) if multi else np.zeros(0, np.int64)
         return np.zeros((0, *shape), np.float32), y
-    table = pq.read_table(path, columns=[*columns, "labels" if multi else "label"])
-    parts = [column_array(table.column(c)) for c in columns]
+    mapped = [read_array(shard_dir, split, c) for c in columns]
+    stored = [c for c, array in zip(columns, mapped, strict=True) if array is None]
+    table = pq.read_table(path, columns=[*stored, "labels" if multi else "label"])
+    parts = [column_array(table.column(c)) if array is None else array.reshape(len(array), -1)
+             for c, array in zip(columns, mapped, strict=True)]
     x = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     x = x.reshape(len(table), *shape)
     if not multi:

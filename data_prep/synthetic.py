@@ -9,13 +9,17 @@ files in class folders, the layout users bring.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from .config import DataError
+from .progress import clip_progress
 
 GENERATOR_VERSION = 1
 
@@ -225,11 +229,32 @@ def generate(
     }
     if _made_with(root, params):
         return root
-    for name in names:
-        folder = root / name
+    chunks = [(root / name, name, range(start, min(start + CHUNK, clips_per_class)))
+              for name in names for start in range(0, clips_per_class, CHUNK)]
+    for folder, *_ in chunks:
         folder.mkdir(parents=True, exist_ok=True)
-        for i in range(clips_per_class):
-            clip = make_clip(name, i, sample_rate, seconds, seed)
-            sf.write(folder / f"{name}_{i:04d}.wav", clip, sample_rate, subtype="PCM_16")
+    work = partial(_write_clips, sample_rate=sample_rate, seconds=seconds, seed=seed)
+    total = len(names) * clips_per_class
+    if total < PARALLEL_FROM:
+        for chunk in chunks:
+            work(chunk)
+    else:  # 3.5 ms a clip of 1 s at 16 kHz: 100k clips are minutes on one core
+        with ProcessPoolExecutor(os.cpu_count()) as pool, clip_progress() as bar:
+            task = bar.add_task(f"generating {total} clips", total=total)
+            for done in pool.map(work, chunks):
+                bar.advance(task, done)
     _stamp(root, params)
     return root
+
+
+CHUNK = 500  # clips per parallel task
+PARALLEL_FROM = 5000  # clips; fewer are quicker in the calling process
+
+
+def _write_clips(chunk: tuple[Path, str, range], sample_rate: int, seconds: float,
+                 seed: int) -> int:
+    folder, name, indices = chunk
+    for i in indices:
+        clip = make_clip(name, i, sample_rate, seconds, seed)
+        sf.write(folder / f"{name}_{i:04d}.wav", clip, sample_rate, subtype="PCM_16")
+    return len(indices)

@@ -1,5 +1,6 @@
 """What Ray Data runs on every batch of clips: decode, featurise, and write the batch's
-Parquet parts itself, so that only row statuses and statistics travel back to the driver.
+Parquet and array parts itself, so that only row statuses and statistics travel back to the
+driver.
 
 Kept apart from the pipeline so a worker imports only numpy, scipy, pyarrow, soundfile and
 soxr (no torch, pandas or Ray Data driver code).
@@ -13,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contracts.shards import COPY, array_column
+from contracts.shards import COPY, part_array_path
 
 from . import representations
 from .config import DatasetConfig
@@ -107,9 +108,12 @@ def decode_batch(
             columns["fold"] = rows["fold"].astype(np.int64)
         if versions > 1:
             columns[COPY] = np.tile(np.arange(versions, dtype=np.int16), int(mask.sum()))
-        columns[config.representation] = array_column(values)
-        path = part_path(out_dir, split, int(kept["row"][mask][0]))
+        first = int(kept["row"][mask][0])
+        path = part_path(out_dir, split, first)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_part(pa.table(columns), path)
+        arrays = part_array_path(out_dir, split, config.representation, first)
+        arrays.parent.mkdir(parents=True, exist_ok=True)
+        np.save(arrays, np.ascontiguousarray(values, dtype=np.float32))
     return {"row": batch["row"], "reason": reasons, "sum": sums, "sum_sq": sums_sq,
             "seconds": seconds, "level_db": levels, "digest": digests}

@@ -23,16 +23,16 @@ import pyarrow.parquet as pq
 
 from contracts.shards import (
     EMBEDDING,
-    array_column,
-    column_array,
+    array_path,
     embedding_column,
     layer_names,
     read_manifest,
+    read_split,
 )
 from data_prep.atomic import building
 from data_prep.config import ConfigError, DatasetConfig, EmbedConfig
 from data_prep.pipeline import SPLITS, Prepared, prepare
-from data_prep.worker import write_part
+from data_prep.worker import part_path, write_part
 from trainables import models
 from trainables.blocks import GlobalPool
 from trainables.pretrained import load_pretrained
@@ -154,25 +154,25 @@ def embed_arrays(x: np.ndarray, manifest: dict[str, Any], layer: str | None) -> 
                           axis=1)
 
 
-def _embed_split(network: Network, source: Path, out: Path, column: str,
-                 shape: tuple[int, ...], batch_size: int) -> dict[str, list[np.ndarray]]:
-    """Embed every part of one split into `out`; return each layer's embeddings."""
-    totals: dict[str, list[np.ndarray]] = {}
-    for part in sorted(source.glob("part-*.parquet")):
-        table = pq.read_table(part)
-        x = column_array(table.column(column)).reshape(len(table), *shape)
-        layers: dict[str, list[np.ndarray]] = {name: [] for name in network.layers}
-        for i in range(0, len(x), batch_size):
-            for name, values in network(x[i : i + batch_size]).items():
-                layers[name].append(values)
-        kept = table.drop([column])
-        for name, chunks in layers.items():
-            values = np.concatenate(chunks)
-            kept = kept.append_column(embedding_column(name), array_column(values))
-            totals.setdefault(name, []).append(values)
-        (out / part.name).parent.mkdir(parents=True, exist_ok=True)
-        write_part(kept, out / part.name)
-    return totals
+def _embed_split(network: Network, base: Path, split: str, out: Path, column: str,
+                 batch_size: int) -> dict[str, np.ndarray]:
+    """Embed one split of the shards at `base` into `out` (its rows as they are, each layer
+    an array column); return each layer's embeddings."""
+    x, _ = read_split(base, split, column)
+    layers: dict[str, list[np.ndarray]] = {name: [] for name in network.layers}
+    for i in range(0, len(x), batch_size):
+        for name, values in network(np.asarray(x[i : i + batch_size])).items():
+            layers[name].append(values)
+    table = pq.read_table(base / f"{split}.parquet")
+    if column in table.column_names:  # a cache from before arrays left Parquet
+        table = table.drop([column])
+    part = part_path(str(out), split, 0)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    write_part(table, part)
+    embedded = {name: np.concatenate(chunks) for name, chunks in layers.items()}
+    for name, values in embedded.items():
+        np.save(array_path(out, split, embedding_column(name)), values.astype(np.float32))
+    return embedded
 
 
 def prepare_dataset(config: DatasetConfig, cache_root: str | Path = "results",
@@ -192,20 +192,16 @@ def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) 
         return Prepared(target, read_manifest(target), True, time.perf_counter() - started)
     network = Network(config, base.manifest)
     column = base.manifest["representation"]
-    shape = tuple(base.manifest["shapes"][column])
     with building(target) as tmp:
         dims: dict[str, int] = {}
         normalisation: dict[str, dict[str, list[float]]] = {}
         for split in SPLITS:
-            source = base.path / f"{split}.parquet"
-            if not source.exists():
+            if not (base.path / f"{split}.parquet").exists():
                 continue
-            totals = _embed_split(network, source, tmp / f"{split}.parquet", column, shape,
-                                  config.batch_size)
-            dims |= {name: chunks[0].shape[1] for name, chunks in totals.items()}
+            embedded = _embed_split(network, base.path, split, tmp, column, config.batch_size)
+            dims |= {name: values.shape[1] for name, values in embedded.items()}
             if split == "train":  # statistics from the train split only
-                for name, chunks in totals.items():
-                    values = np.concatenate(chunks)
+                for name, values in embedded.items():
                     normalisation[embedding_column(name)] = {
                         "mean": values.mean(axis=0).tolist(),
                         "std": np.maximum(values.std(axis=0), 1e-6).tolist()}

@@ -200,13 +200,11 @@ def dry_run_concurrency(spec: Spec) -> int:
     return trials_at_once(spec, os.cpu_count() or 1, gpus)
 
 
-def prepare_variants(spec: Spec, results: Path) -> tuple[dict, dict[str, str]]:
-    """Prepare (or reuse) every data variant the space names: variant key -> TrialData,
-    and variant key -> shard folder."""
+def prepare_variants(spec: Spec, results: Path) -> dict[str, str]:
+    """Prepare (or reuse) every data variant the space names: variant key -> shard folder."""
     from embedding.embed import prepare_dataset
-    from trainables.data import TrialData
 
-    variants, shard_dirs = {}, {}
+    shard_dirs = {}
     for key, dataset in spec.dataset_variants().items():
         prepared = prepare_dataset(dataset, results, progress=sys.stdout.isatty())
         counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
@@ -216,9 +214,8 @@ def prepare_variants(spec: Spec, results: Path) -> tuple[dict, dict[str, str]]:
               f"{len(prepared.manifest['rejected'])} rejected")
         for line in describe_data(prepared.manifest):
             print(f"  {line}")
-        variants[key] = TrialData.from_shards(prepared.path)
         shard_dirs[key] = str(prepared.path)
-    return variants, shard_dirs
+    return shard_dirs
 
 
 def fit_until_interrupted(tuner) -> tuple[object, bool]:
@@ -273,7 +270,7 @@ def run(
             "lower --cpus-per-trial/--gpus-per-trial or join a cluster with --address"
         )
 
-    variants, shard_dirs = prepare_variants(spec, results)
+    shard_dirs = prepare_variants(spec, results)
 
     resuming = tune.Tuner.can_restore(store.uri)
     info = {"metric": spec.metric, "mode": spec.mode, "max_epochs": spec.max_epochs,
@@ -285,7 +282,7 @@ def run(
     print(f"{verb} {spec.num_samples} trials of {spec.trainable}, {concurrent} at once, up to"
           f" {spec.max_epochs} epochs each -> {store.uri}")
     started = time.perf_counter()
-    tuner = make_tuner(spec, make_trainable(spec, variants), store, concurrent, searcher_seed,
+    tuner = make_tuner(spec, make_trainable(spec, shard_dirs), store, concurrent, searcher_seed,
                        restore=resuming, verbose=verbose)
     if warm_start_from and not resuming:
         told, skipped = warm_start(store.local, warm_start_from, spec.space, warm_start_top)

@@ -8,7 +8,6 @@ import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
-from trainables.data import TrialData
 from trainables.tune_trainable import train
 
 from .console import SearchConsole
@@ -66,13 +65,11 @@ def make_scheduler(spec: Spec) -> TrialScheduler:
     return FIFOScheduler()
 
 
-def make_trainable(spec: Spec, variants: dict[str, TrialData]):
-    """The function trainable, each data variant put once in the object store."""
-    import ray
-
-    refs = {key: ray.put(data) for key, data in variants.items()}
+def make_trainable(spec: Spec, shard_dirs: dict[str, str]):
+    """The function trainable, told where each data variant's shards are: trials map them
+    (nothing of the data passes through the driver or the object store)."""
     resources = {"cpu": spec.resources["cpu"], "gpu": spec.resources["gpu"]}
-    return tune.with_resources(tune.with_parameters(train, variants=refs), resources)
+    return tune.with_resources(tune.with_parameters(train, shards=shard_dirs), resources)
 
 
 def make_tuner(

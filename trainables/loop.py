@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import augment, data, losses, models, pretrained, sampling, schedules
-from .augment import Augmenter, centre_crop, random_crop
-from .data import TrialData, normalise
+from . import augment, data, inputs, losses, models, pretrained, sampling, schedules
+from .augment import Augmenter, random_crop
+from .data import TrialData
+from .inputs import Inputs
 from .keys import Key, Schema
 from .losses import make_loss
 from .metrics import score_all
@@ -70,7 +71,7 @@ TOO_SLOW = "too_slow"
 def schema(model: str) -> Schema:
     """Every key a trial of `model` reads: the loop's and its parts', and the model's."""
     return Schema((*KEYS, *schedules.KEYS, *losses.KEYS, *sampling.KEYS, *augment.KEYS,
-                   *data.KEYS, *models.keys(model)))
+                   *data.KEYS, *inputs.KEYS, *models.keys(model)))
 
 
 def make_optimizer(config: Mapping[str, Any], params) -> torch.optim.Optimizer:
@@ -100,7 +101,7 @@ def data_device(device: torch.device, *arrays: np.ndarray) -> torch.device:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int,
+def predict(model: nn.Module, x: torch.Tensor | Inputs, batch_size: int,
             device: torch.device | None = None) -> torch.Tensor:
     """Logits for every row of `x`, in batches, as float32 on the CPU."""
     model.eval()
@@ -119,7 +120,11 @@ def fit(
     data: TrialData,
     report: Report,
     resume: dict[str, Any] | None = None,
+    began: float | None = None,
 ) -> None:
+    """Train `config` on `data`, calling `report` after each epoch. `began`: the
+    `time.perf_counter()` at which the trial started, for its `first_batch_s`."""
+    began = time.perf_counter() if began is None else began
     config = schema(config["model"]).with_defaults(config)
     if data.layers:
         data = data.select_layers(config.get("layer"))
@@ -132,14 +137,10 @@ def fit(
     device = pick_device()
     use_amp = bool(config["amp"]) and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    store = data_device(device, data.x_train, data.x_val)
-
-    def to_tensor(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(normalise(x, data.normalisation)).to(store)
-
-    x_train, x_val = to_tensor(data.x_train), to_tensor(data.x_val)
-    if data.crop_length:
-        x_val = centre_crop(x_val, data.crop_length)
+    stream = inputs.streams(config, data.x_train.nbytes + data.x_val.nbytes)
+    store = device if stream else data_device(device, data.x_train, data.x_val)
+    x_train = Inputs(data.x_train, data.normalisation, store, stream)
+    x_val = Inputs(data.x_val, data.normalisation, store, stream, crop=data.crop_length)
     multi = data.multi_label
     classes = data.num_classes
 
@@ -174,6 +175,7 @@ def fit(
         best_val_loss, stale = resume["best_val_loss"], resume["stale"]
 
     batch_size, limit = config["batch_size"], config["max_epoch_seconds"]
+    first_batch_s: float | None = None
     for epoch in range(start_epoch, config["max_epochs"] + 1):
         started = time.perf_counter()
         model.train()
@@ -210,13 +212,16 @@ def fit(
             scaler.update()
             total += loss.item() * len(idx)
             seen += len(idx)
+            if first_batch_s is None:
+                first_batch_s = time.perf_counter() - began
         train_loss = total / max(seen, 1)
         train_time = time.perf_counter() - started
         # A trial stopped for its cost is scored on a slice of val, not made to pay for it all.
         scored = slice(0, 8 * batch_size) if too_slow else slice(None)
 
         infer_started = time.perf_counter()
-        logits = predict(model, x_val[scored], 4 * batch_size, device)
+        logits = predict(model, x_val.head(8 * batch_size) if too_slow else x_val,
+                         4 * batch_size, device)
         infer_ms = 1000 * (time.perf_counter() - infer_started) / max(len(logits), 1)
         val_loss = loss_fn(logits.to(device), val_targets[scored].to(device)).item()
         metrics: dict[str, Any] = {
@@ -233,6 +238,8 @@ def fit(
         }
         if projected is not None:
             metrics["projected_epoch_s"] = projected
+        if epoch == start_epoch:
+            metrics["first_batch_s"] = first_batch_s
         schedule.step(val_loss)
         diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
         if val_loss < best_val_loss:

@@ -12,14 +12,21 @@ import ray
 from ray import tune
 
 from .checkpoints import METRICS_FILE, read_state, write_checkpoint
-from .data import variant_key
+from .data import TrialData, variant_key
 from .loop import fit
 
 
-def train(config: dict[str, Any], variants: dict[str, ray.ObjectRef]) -> None:
-    """Train one trial on the prepared variant its config names (each variant sits once in
-    the object store); resume from Tune's latest checkpoint when the trial restarts."""
-    data = ray.get(variants[variant_key(config)])
+def train(config: dict[str, Any], shards: dict[str, str]) -> None:
+    """Train one trial on the prepared variant its config names, mapped read-only from its
+    shard folder (which every node reads from the shared results storage); resume from
+    Tune's latest checkpoint when the trial restarts."""
+    began = time.perf_counter()
+    folder = Path(shards[variant_key(config)])
+    if not (folder / "manifest.json").exists():
+        raise FileNotFoundError(
+            f"{folder}: the prepared data is not on this node; on a cluster, give --results "
+            "a folder every node mounts (NFS or similar)")
+    data = TrialData.from_shards(folder)
     node = ray.get_runtime_context().get_node_id()[:12]  # which machine ran it
     resume = None
     checkpoint = tune.get_checkpoint()
@@ -36,4 +43,4 @@ def train(config: dict[str, Any], variants: dict[str, ray.ObjectRef]) -> None:
             (Path(folder) / METRICS_FILE).write_text(json.dumps(metrics))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    fit(config, data, report, resume)
+    fit(config, data, report, resume, began)
