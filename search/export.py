@@ -20,7 +20,7 @@ from data_prep.config import with_dotted
 from trainables.checkpoints import read_checkpoint
 from trainables.data import DATA_PREFIX
 
-from .leaderboard import best_trials, read_info, shard_dir_for
+from .leaderboard import best_trials, build, read_info, shard_dir_for, with_checkpoints
 
 TRIAL_KEYS = {"model", "max_epochs", "max_epoch_seconds"}  # set at a space's top level
 
@@ -40,9 +40,19 @@ def retraining_spec(info: dict[str, Any], config: dict[str, Any]) -> dict[str, A
     return raw
 
 
-def export(experiment_dir: Path, out: Path) -> Path:
+def export(experiment_dir: Path, out: Path, trial_id: str | None = None) -> Path:
+    """The best trial, or the trial `trial_id` (a member of a Pareto front, say)."""
     info = read_info(experiment_dir)
-    row = best_trials(experiment_dir).iloc[0]
+    if trial_id is None:
+        row = best_trials(experiment_dir).iloc[0]
+    else:
+        board = build(experiment_dir)
+        chosen = board[board["trial_id"] == trial_id] if len(board) else board
+        if chosen.empty or not chosen.iloc[0]["checkpoint"]:
+            known = list(with_checkpoints(board, len(board))["trial_id"]) if len(board) else []
+            raise FileNotFoundError(f"{experiment_dir}: no trial {trial_id!r} with a "
+                                    f"checkpoint; trials with one: {known}")
+        row = chosen.iloc[0]
     tensors, meta = read_checkpoint(row["checkpoint"])
     config = meta.config
     out.mkdir(parents=True, exist_ok=True)
@@ -62,8 +72,13 @@ def main(argv: list[str] | None = None) -> None:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("experiment_dir", type=Path)
     parser.add_argument("--out", type=Path, help="default: <experiment>/export")
+    parser.add_argument("--trial", help="a trial id from the leaderboard (default: the best)")
     args = parser.parse_args(argv)
-    out = export(args.experiment_dir, args.out or args.experiment_dir / "export")
+    try:
+        out = export(args.experiment_dir, args.out or args.experiment_dir / "export",
+                     args.trial)
+    except FileNotFoundError as error:
+        raise SystemExit(f"error: {error}") from None
     print(f"Exported to {out}: best.yaml (retrain with python -m search.run "
           f"{out / 'best.yaml'}), model.pt, model.json")
 

@@ -19,6 +19,7 @@ import pandas as pd
 from trainables.checkpoints import METRICS_FILE
 from trainables.data import variant_key
 
+from . import pareto
 from .scoring import test_scores
 from .study import STOPPED, best_value, trial_records
 
@@ -96,6 +97,11 @@ def best_trials(experiment_dir: str | Path, k: int = 1) -> pd.DataFrame:
 TIEBREAK = "_val_loss_at_best"
 
 
+def objective_column(metric: str) -> str:
+    """A further objective's column: its value at the epoch best on the metric."""
+    return f"{metric}_at_best"
+
+
 def _finite_or_inf(value: float | None) -> float:
     return float(value) if value is not None and math.isfinite(value) else math.inf
 
@@ -107,6 +113,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
     experiment_dir = Path(experiment_dir)
     info = read_info(experiment_dir)
     metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
+    others = [tuple(o) for o in info.get("objectives", [])[1:]]  # besides the metric
     records = trial_records(experiment_dir)
     rows = []
     for params_file in sorted(experiment_dir.glob("*/params.json")):
@@ -137,6 +144,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             f"{metric}_best": best,
             "best_epoch": at_best.get("epoch"),
             f"{metric}_last": last.get(metric, math.nan),
+            **{objective_column(m): at_best.get(m, math.nan) for m, _ in others},
             "epochs": epochs,
             "status": status,
             "stop_reason": stop_reason,
@@ -162,6 +170,13 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
                               na_position="last", kind="stable")
     board = board.drop(columns=TIEBREAK).reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
+    if others:
+        columns = [f"{metric}_best", *(objective_column(m) for m, _ in others)]
+        usable = board["status"] != "error"
+        marks = pareto.front(board.loc[usable, columns].to_numpy(dtype=float),
+                             [mode, *(d for _, d in others)])
+        board.insert(2, "pareto", False)
+        board.loc[usable, "pareto"] = marks
     if test_top_k and info.get("shards"):
         for index, row in with_checkpoints(board, test_top_k).iterrows():
             for name, value in test_scores(row["checkpoint"],

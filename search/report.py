@@ -25,9 +25,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from . import interactive  # noqa: E402
 from .inference import TrainedModel, split_probabilities  # noqa: E402
-from .leaderboard import build, read_info, trial_shard_dir, with_checkpoints  # noqa: E402
+from .leaderboard import (  # noqa: E402
+    build,
+    objective_column,
+    read_info,
+    trial_shard_dir,
+    with_checkpoints,
+)
 from .spec import parse_spec  # noqa: E402
+from .study import STUDY_FILE  # noqa: E402
 
 TOP_CURVES = 5
 
@@ -181,6 +189,26 @@ def metric_against_keys(board: pd.DataFrame, params: list, metric: str,
     return "metric_by_key.png"
 
 
+def pareto_front(board: pd.DataFrame, objectives: list[tuple[str, str]], out: Path) -> str:
+    """The first two objectives of every trial, the front joined and labelled by trial."""
+    (metric, _), (other, _) = objectives[:2]
+    x, y = f"{metric}_best", objective_column(other)
+    scored = board.dropna(subset=[x, y])
+    front = scored[scored["pareto"].astype(bool)].sort_values(x)
+
+    def draw(ax: plt.Axes) -> None:
+        ax.scatter(scored[x], scored[y], s=18, color="0.6", label="trials")
+        ax.plot(front[x], front[y], "o-", color="C3", label="Pareto front")
+        for row in front.itertuples():
+            ax.annotate(str(row.trial_id)[-5:], (getattr(row, x), getattr(row, y)),
+                        textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xlabel(f"{metric} (best epoch)")
+        ax.set_ylabel(f"{other} (at that epoch)")
+        ax.legend()
+
+    return _figure(out / "pareto_front.png", draw)
+
+
 def test_figures(trained: TrainedModel, shard_dir: str, out: Path) -> tuple[list[str], str]:
     """The best model on the test split: figures and an HTML table."""
     from sklearn.metrics import precision_recall_curve, precision_recall_fscore_support, roc_curve
@@ -252,6 +280,12 @@ def write(experiment_dir: str | Path) -> Path:
         params = parse_spec(info["spec"]).space.params
         figure = metric_against_keys(board, params, metric, out)
         sections.append((f"{metric} against each key", [figure] if figure else [], ""))
+        objectives = [tuple(o) for o in info.get("objectives", [])]
+        if len(objectives) > 1 and "pareto" in board:
+            sections.append(("Pareto front", [pareto_front(board, objectives, out)],
+                             "<p>Labels: the last characters of each front member's trial id;"
+                             " export one with <code>python -m search.export "
+                             f"{html.escape(str(experiment_dir))} --trial ID</code>.</p>"))
         best = with_checkpoints(board, 1)
         if len(best):
             row = best.iloc[0]
@@ -259,7 +293,7 @@ def write(experiment_dir: str | Path) -> Path:
             figures, table = test_figures(trained, trial_shard_dir(info, row["trial_dir"]), out)
             sections.append((f"Best model on the test split (trial {row['trial_id']})",
                              figures, table))
-    columns = [c for c in ("rank", "trial_id", f"{metric}_best", "epochs", "status",
+    columns = [c for c in ("rank", "trial_id", "pareto", f"{metric}_best", "epochs", "status",
                            "params", "train_seconds") if c in board]
     summary = board[columns].head(10).to_html(index=False, float_format="%.4g")
     body = "".join(
@@ -268,6 +302,8 @@ def write(experiment_dir: str | Path) -> Path:
         + extra
         for title, figures, extra in sections
     )
+    if (experiment_dir / STUDY_FILE).exists():
+        body += interactive.sections(experiment_dir, metric)
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>{html.escape(experiment_dir.name)}: search report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}img{{max-width:100%;

@@ -273,7 +273,8 @@ def run(
     shard_dirs = prepare_variants(spec, results)
 
     resuming = tune.Tuner.can_restore(store.uri)
-    info = {"metric": spec.metric, "mode": spec.mode, "max_epochs": spec.max_epochs,
+    info = {"metric": spec.metric, "mode": spec.mode, "objectives": spec.objectives,
+            "max_epochs": spec.max_epochs,
             "trainable": spec.trainable, "shards": shard_dirs, "spec": spec.raw}
     store.write_text(leaderboard.EXPERIMENT_FILE, json.dumps(info, indent=2))
 

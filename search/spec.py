@@ -22,11 +22,13 @@ from .space import Param, SearchSpace
 TOP_KEYS = {
     "name", "dataset", "trainable", "metric", "mode", "searcher", "scheduler", "max_epochs",
     "num_samples", "max_concurrent", "time_budget_s", "resources", "fixed", "space",
-    "max_failures", "max_epoch_seconds", "start_from",
+    "max_failures", "max_epoch_seconds", "start_from", "objectives",
 }
-REQUIRED = ("trainable", "metric", "mode", "space")
+REQUIRED = ("trainable", "space")
 SEARCHERS = {"optuna_tpe": {"seed", "n_startup_trials", "multivariate", "constant_liar"},
-             "random": {"seed"}, "grid": set()}
+             "nsga2": {"seed", "population_size"}, "random": {"seed"}, "grid": set()}
+# What a trial costs, as each epoch reports it: objectives besides the validation metrics.
+COSTS = ("infer_ms_per_clip", "params", "macs", "epoch_time_s", "train_time_s")
 SCHEDULERS = {"asha": {"grace_period", "reduction_factor", "time_attr"},
               "median": {"grace_period", "min_samples", "time_attr"}, "none": set()}
 TIME_ATTRS = ("training_iteration", "time_total_s")  # rungs on epochs, or on seconds
@@ -54,6 +56,9 @@ class Spec:
     # Configs of the searched keys that the searcher evaluates first.
     start_from: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    # (metric, mode) of every objective; the first is `metric`, `mode`: what the scheduler
+    # stops on and the leaderboard ranks by. Several: the searcher is multi-objective.
+    objectives: list[tuple[str, str]] = field(default_factory=list)
 
     def dataset_variants(self) -> dict[str, DatasetConfig]:
         """Variant key -> dataset config, one per combination of the space's `data.*`
@@ -193,12 +198,54 @@ def _can_take(param: Param, value: Any) -> bool:
     return low <= value <= high
 
 
-def _check_metric(metric: str, dataset: DatasetConfig) -> None:
+def _check_metric(metric: str, dataset: DatasetConfig, where: str = "metric") -> None:
     multi = multi_label(dataset)
     if metric not in reported(multi):
         kind = "multi-label" if multi else "single-label"
-        raise ConfigError(f"metric: {metric!r} is not reported for this {kind} dataset; "
+        raise ConfigError(f"{where}: {metric!r} is not reported for this {kind} dataset; "
                           f"choose from {list(reported(multi))}")
+
+
+def _objectives(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """`metric` and `mode`, or `objectives: [{metric, mode}, ...]` (the first a validation
+    metric; the others may be costs too)."""
+    if "objectives" not in raw:
+        for key in ("metric", "mode"):
+            if key not in raw:
+                raise ConfigError(f"{key}: missing; a space file needs {list(REQUIRED)} and "
+                                  "metric and mode (or objectives)")
+        return [(raw["metric"], raw["mode"])]
+    if "metric" in raw or "mode" in raw:
+        raise ConfigError("objectives: give either objectives or metric and mode, not both "
+                          "(the first objective is the metric)")
+    items = raw["objectives"]
+    if not isinstance(items, list) or not items:
+        raise ConfigError("objectives: expected a list such as [{metric: val_accuracy, mode: "
+                          "max}, {metric: infer_ms_per_clip, mode: min}]")
+    objectives = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"metric", "mode"}:
+            raise ConfigError(f"objectives[{i}]: expected {{metric: ..., mode: max|min}}, "
+                              f"got {item!r}")
+        if item["mode"] not in ("max", "min"):
+            raise ConfigError(f"objectives[{i}].mode: {item['mode']!r} is not one of "
+                              "['max', 'min']")
+        objectives.append((item["metric"], item["mode"]))
+    metrics = [metric for metric, _ in objectives]
+    if len(set(metrics)) < len(metrics):
+        raise ConfigError(f"objectives: a metric is named twice in {metrics}")
+    return objectives
+
+
+def _check_objectives(objectives: list[tuple[str, str]], dataset: DatasetConfig) -> None:
+    first = "objectives[0].metric" if len(objectives) > 1 else "metric"
+    _check_metric(objectives[0][0], dataset, first)
+    multi = multi_label(dataset)
+    for i, (metric, _) in enumerate(objectives[1:], start=1):
+        if metric not in (*reported(multi), *COSTS):
+            raise ConfigError(f"objectives[{i}].metric: {metric!r} is neither a validation "
+                              f"metric nor a cost; choose from "
+                              f"{[*reported(multi), *COSTS]}")
 
 
 def _check_loss(space: SearchSpace, dataset: DatasetConfig) -> None:
@@ -302,11 +349,12 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
             raise ConfigError(f"{key}: missing; a space file needs {list(REQUIRED)}")
     if raw["trainable"] not in models.names():
         raise ConfigError(f"trainable: {raw['trainable']!r} is not one of {models.names()}")
+    objectives = _objectives(raw)
     known_metrics = sorted({*reported(False), *reported(True)})
-    if raw["metric"] not in known_metrics:
-        raise ConfigError(f"metric: {raw['metric']!r} is not one of {known_metrics}")
-    if raw["mode"] not in ("max", "min"):
-        raise ConfigError(f"mode: {raw['mode']!r} is not one of ['max', 'min']")
+    if objectives[0][0] not in known_metrics:
+        raise ConfigError(f"metric: {objectives[0][0]!r} is not one of {known_metrics}")
+    if objectives[0][1] not in ("max", "min"):
+        raise ConfigError(f"mode: {objectives[0][1]!r} is not one of ['max', 'min']")
     if raw.get("max_failures") is not None and _typed(raw, "max_failures", int) < 0:
         raise ConfigError(f"max_failures: must not be negative, got {raw['max_failures']}")
     for key in ("max_epochs", "num_samples", "max_concurrent"):
@@ -332,7 +380,7 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     space = SearchSpace(raw["space"], raw.get("fixed") or {})
     _check_data_keys(space, dataset)
     _check_trial_keys(raw["trainable"], space)
-    _check_metric(raw["metric"], dataset)
+    _check_objectives(objectives, dataset)
     _check_loss(space, dataset)
     _check_pretrained(raw["trainable"], space, dataset)
     readable = models.inputs(raw["trainable"])
@@ -354,8 +402,8 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
         name=raw.get("name") or default_name,
         dataset=dataset,
         trainable=raw["trainable"],
-        metric=raw["metric"],
-        mode=raw["mode"],
+        metric=objectives[0][0],
+        mode=objectives[0][1],
         space=space,
         searcher=searcher,
         scheduler=scheduler,
@@ -368,6 +416,7 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
         max_epoch_seconds=raw.get("max_epoch_seconds"),
         start_from=_start_from(raw.get("start_from"), space),
         raw=raw,
+        objectives=objectives,
     )
 
 

@@ -105,17 +105,20 @@ def warm_start(experiment_dir: Path, earlier_dir: Path, space: SearchSpace,
         if distributions is None:
             skipped += 1
             continue
+        if trial.values is not None and len(trial.values) != len(study.directions):
+            skipped += 1  # scored on other objectives
+            continue
         study.add_trial(optuna.trial.create_trial(
             params=trial.params, distributions=distributions, state=trial.state,
-            value=trial.value if trial.state == TrialState.COMPLETE else None,
+            values=trial.values if trial.state == TrialState.COMPLETE else None,
             intermediate_values=trial.intermediate_values,
             user_attrs={**{k: v for k, v in trial.user_attrs.items() if k != TUNE_ID},
                         "warm_start": f"{earlier_dir} trial {trial.number}"}))
         told += 1
         if trial.state == TrialState.COMPLETE:
             fitting.append(trial)
-    reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    for trial in sorted(fitting, key=lambda t: t.value, reverse=reverse)[:top]:
+    reverse = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+    for trial in sorted(fitting, key=lambda t: t.values[0], reverse=reverse)[:top]:
         study.enqueue_trial(trial.params)
     return told, skipped
 
@@ -130,7 +133,7 @@ def best_value(values: list[float], mode: str) -> float | None:
 class StudySearcher(OptunaSearch):
     """Ray's OptunaSearch over a study on disk, telling Optuna each trial's true outcome."""
 
-    def __init__(self, space: Callable, metric: str, mode: str,
+    def __init__(self, space: Callable, metric: str | list[str], mode: str | list[str],
                  sampler: optuna.samplers.BaseSampler, experiment_dir: Path,
                  points_to_evaluate: list[dict[str, Any]] | None = None,
                  time_budget_s: float | None = None, first_rung: float = 1,
@@ -139,9 +142,16 @@ class StudySearcher(OptunaSearch):
         self._deadline: float | None = None  # set at the first suggestion
         self._first_rung, self._time_attr = first_rung, time_attr
         self._rung_seconds: dict[str, float] = {}  # trial -> time_total_s at the first rung
+        # Several objectives: Optuna takes no intermediate values, so each trial's epochs
+        # are kept here, and it is told the objectives at its best epoch of the first.
+        self._objectives = (list(zip(metric, mode, strict=True))
+                            if isinstance(metric, list) else None)
+        self._epochs: dict[str, list[dict[str, float]]] = {}
         super().__init__(space=space, metric=metric, mode=mode, sampler=sampler,
                          storage=study_storage(Path(experiment_dir)), study_name=STUDY_NAME,
                          points_to_evaluate=points_to_evaluate)
+        if self._ot_study.metric_names is None:  # the dashboard's and the report's labels
+            self._ot_study.set_metric_names(metric if isinstance(metric, list) else [metric])
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if self._budget and self._deadline is None:
@@ -176,6 +186,8 @@ class StudySearcher(OptunaSearch):
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         super().on_trial_result(trial_id, result)
+        if self._objectives:
+            self._epochs.setdefault(trial_id, []).append(result)
         if trial_id not in self._rung_seconds and \
                 result.get(self._time_attr, 0) >= self._first_rung:
             self._rung_seconds[trial_id] = result.get("time_total_s", 0.0)
@@ -187,14 +199,8 @@ class StudySearcher(OptunaSearch):
         ot_trial = self._ot_trials[trial_id]
         result = result or {}
         reason = result.get("stop_reason", "")
-        intermediate = self._intermediate(ot_trial.number)
-        step, last = result.get("training_iteration"), result.get(self.metric)
-        if step is not None and last is not None and step not in intermediate:
-            # Tune hands a trial's final result to on_trial_complete alone.
-            ot_trial.report(last, step)
-            intermediate = {**intermediate, step: last}
-        values = list(intermediate.values())
-        value = best_value(values, self.mode)
+        value = self._objective_values(trial_id, result) if self._objectives else \
+            self._best_of_epochs(ot_trial, result)
         if error or reason.startswith("diverged") or (reason and value is None):
             state, value = TrialState.FAIL, None
             status = "error" if error else "complete"
@@ -216,6 +222,30 @@ class StudySearcher(OptunaSearch):
         except Exception as exc:  # already finished in the study (a resumed search)
             logger.warning("study: trial %s: %s", trial_id, exc)
         self._completed_trials.add(trial_id)
+
+    def _best_of_epochs(self, ot_trial: optuna.Trial, result: dict[str, Any]) -> float | None:
+        intermediate = self._intermediate(ot_trial.number)
+        step, last = result.get("training_iteration"), result.get(self.metric)
+        if step is not None and last is not None and step not in intermediate:
+            # Tune hands a trial's final result to on_trial_complete alone.
+            ot_trial.report(last, step)
+            intermediate = {**intermediate, step: last}
+        return best_value(list(intermediate.values()), self.mode)
+
+    def _objective_values(self, trial_id: str, result: dict[str, Any]) -> list[float] | None:
+        """Every objective at the epoch best on the first (None when it has none)."""
+        epochs = self._epochs.pop(trial_id, [])
+        if result and not any(r.get("training_iteration") == result.get("training_iteration")
+                              for r in epochs):
+            epochs.append(result)
+        (first, mode), *_ = self._objectives
+        best = best_value([r.get(first) for r in epochs], mode)
+        row = next((r for r in epochs if r.get(first) == best), None)
+        if best is None or row is None:
+            return None
+        values = [row.get(metric) for metric, _ in self._objectives]
+        ok = all(v is not None and math.isfinite(v) for v in values)
+        return [float(v) for v in values] if ok else None
 
     def _intermediate(self, number: int) -> dict[int, float]:
         return self._ot_study.get_trials(deepcopy=False)[number].intermediate_values

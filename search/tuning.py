@@ -28,6 +28,9 @@ def make_searcher(spec: Spec, seed: int, experiment_dir: Path) -> StudySearcher:
         sampler = optuna.samplers.RandomSampler(seed=seed)
     elif options["type"] == "grid":
         sampler = optuna.samplers.GridSampler(spec.space.grid(), seed=seed)
+    elif options["type"] == "nsga2":
+        sampler = optuna.samplers.NSGAIISampler(
+            seed=seed, population_size=options.get("population_size", 50))
     else:
         sampler = optuna.samplers.TPESampler(
             seed=seed,
@@ -36,7 +39,10 @@ def make_searcher(spec: Spec, seed: int, experiment_dir: Path) -> StudySearcher:
             constant_liar=options.get("constant_liar", False),
         )
     space = spec.space.with_fixed(spec.fixed_config)
-    return StudySearcher(space, spec.metric, spec.mode, sampler, experiment_dir,
+    metrics, modes = ([m for m, _ in spec.objectives], [d for _, d in spec.objectives])
+    if len(metrics) == 1:
+        metrics, modes = metrics[0], modes[0]
+    return StudySearcher(space, metrics, modes, sampler, experiment_dir,
                          points_to_evaluate=spec.start_from, time_budget_s=spec.time_budget_s,
                          first_rung=grace_period(spec),
                          time_attr=spec.scheduler.get("time_attr", EPOCHS))

@@ -166,3 +166,61 @@ def test_the_searcher_does_not_train_a_config_twice_while_others_are_left(ray_lo
     assert len(trained) == 4 and len(set(trained)) == 4  # all four points, none twice
     assert all(t.state.name == "FAIL" and t.user_attrs["stop_reason"].startswith("duplicate")
                for t in study.trials if TUNE_ID not in t.user_attrs)
+
+
+def test_a_two_objective_search_marks_its_pareto_front(ray_local, tmp_path, capsys):
+    from search.export import main as export_main
+    from search.pareto import front
+
+    experiment = run(parse_spec({
+        "trainable": "cnn1d", "name": "front", "dataset": DATA, "max_epochs": 2,
+        "objectives": [{"metric": "val_accuracy", "mode": "max"},
+                       {"metric": "params", "mode": "min"}],
+        "searcher": {"type": "optuna_tpe", "seed": 0, "n_startup_trials": 3},
+        "num_samples": 6, "fixed": {"first_kernel": 16, "first_stride": 4, "batch_size": 8},
+        "space": {"channels": {"choice": [4, 8, 16]}, "conv_layers": {"int": [1, 3]},
+                  "lr": {"loguniform": [1e-3, 1e-2]}}}), tmp_path)
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    members = board[board["pareto"]]
+    assert len(members) >= 1
+    # On the front: not dominated; off it: dominated by a member.
+    points = board[["val_accuracy_best", "params_at_best"]].to_numpy(float)
+    for i, row in board.iterrows():
+        better = ((points[:, 0] >= points[i, 0]) & (points[:, 1] <= points[i, 1])
+                  & ((points[:, 0] > points[i, 0]) | (points[:, 1] < points[i, 1])))
+        assert row["pareto"] == (not better.any()), row
+    assert list(front(points, ["max", "min"])) == list(board["pareto"])
+    # The searcher is multi-objective, told both objectives at the best epoch.
+    study = load_study(experiment)
+    assert len(study.directions) == 2 and study.metric_names == ["val_accuracy", "params"]
+    for trial in study.trials:
+        if trial.state.name == "COMPLETE":
+            row = board[board["trial_id"] == trial.user_attrs[TUNE_ID]].iloc[0]
+            assert trial.values == pytest.approx([row["val_accuracy_best"],
+                                                  row["params_at_best"]])
+    report = (experiment / "report" / "report.html").read_text()
+    assert "pareto_front.png" in report and (experiment / "report" / "pareto_front.png").exists()
+    assert "Pareto front" in report and "plotly" in report
+    assert 'src="http' not in report  # plotly.js is in the page: it opens offline
+    # Any front member exports.
+    member = members.iloc[-1]["trial_id"]
+    export_main([str(experiment), "--trial", member, "--out", str(tmp_path / "member")])
+    meta = (tmp_path / "member" / "model.json").read_text()
+    assert member in meta
+    with pytest.raises(SystemExit, match="no trial 'nope'"):
+        export_main([str(experiment), "--trial", "nope"])
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"objectives": [{"metric": "val_accuracy", "mode": "max"}], "metric": "val_loss"},
+     "either objectives or metric"),
+    ({"objectives": [{"metric": "val_accuracy", "mode": "max"},
+                     {"metric": "latency", "mode": "min"}]}, r"objectives\[1\].metric"),
+    ({"objectives": [{"metric": "params", "mode": "min"}]}, "metric: 'params'"),
+    ({"objectives": [{"metric": "val_accuracy", "mode": "up"}]}, r"objectives\[0\].mode"),
+])
+def test_bad_objectives_are_named(raw, message):
+    from data_prep.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        parse_spec({"trainable": "cnn1d", "dataset": DATA, "space": {}} | raw)

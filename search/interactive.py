@@ -1,0 +1,48 @@
+"""The report's interactive plots: Optuna's plotly figures of the study, written into the
+page with plotly.js itself (no CDN: the report opens offline)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from .study import load_study
+
+
+def sections(experiment_dir: Path, metric: str) -> str:
+    """HTML of the parallel coordinates, the contour of the two most important keys and,
+    for several objectives, the Pareto front; empty when the study has too few trials."""
+    study = load_study(experiment_dir)
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(finished) < 2:
+        return ""
+    several = len(study.directions) > 1
+    target = {"target": (lambda t: t.values[0]), "target_name": metric} if several else \
+        {"target_name": metric}
+    figures = [("Parallel coordinates", optuna.visualization.plot_parallel_coordinate(
+        study, **target))]
+    # Importance of reaching a good value: Optuna's evaluator ranks keys by low values.
+    sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    try:
+        importances = optuna.importance.get_param_importances(
+            study, target=lambda t: sign * t.values[0])
+        top = list(importances)[:2]
+    except (RuntimeError, ValueError):  # a single key, or no spread to explain
+        top = []
+    if len(top) == 2:
+        figures.append((f"{metric} over {top[0]} and {top[1]}",
+                        optuna.visualization.plot_contour(study, params=top, **target)))
+    if several:
+        names = [metric, *(f"objective {i}" for i in range(1, len(study.directions)))]
+        names = study.metric_names or names
+        figures.append(("Pareto front", optuna.visualization.plot_pareto_front(
+            study, target_names=names)))
+    parts = []
+    for i, (title, figure) in enumerate(figures):
+        figure.update_layout(height=480, margin={"t": 40})
+        parts.append(f"<h3>{html.escape(title)}</h3>" + figure.to_html(
+            full_html=False, include_plotlyjs=(i == 0), default_width="100%"))
+    return "<h2>Interactive</h2>" + "".join(parts)
