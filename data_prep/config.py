@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from contracts.registry import LAYOUTS, REPRESENTATIONS
+
 from .loudness import LOUDNESS
 
-LAYOUTS = ("auto", "folders", "speech_commands", "csv", "esc50")
 PAD_POLICIES = ("pad", "tile")
-REPRESENTATIONS = ("waveform", "logmel", "mfcc", "features")
 PRESETS = {
     # PANNs (Kong et al., 2020): the front end of CNN6/10/14.
     "panns": {"sample_rate": 32000, "n_fft": 1024, "hop_length": 320, "n_mels": 64,
@@ -184,8 +184,10 @@ class DatasetConfig:
         return dataclasses.replace(self, **changes)
 
     def _validate(self, where: str) -> None:
-        choices = {"layout": LAYOUTS, "pad_policy": PAD_POLICIES,
-                   "representation": REPRESENTATIONS, "loudness": LOUDNESS}
+        # Registered by data_prep.sources and data_prep.representations (imported with the
+        # package) and by any plugin.
+        choices = {"layout": ["auto", *LAYOUTS.names()], "pad_policy": PAD_POLICIES,
+                   "representation": REPRESENTATIONS.names(), "loudness": LOUDNESS}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(

@@ -183,7 +183,8 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
         blocks = max(1, min(math.ceil(len(items) / batch_size), 200))
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             decode_batch, batch_size=batch_size, batch_format="numpy",
-            fn_kwargs={"config": config, "out_dir": str(tmp), "multi_label": multi_label},
+            fn_kwargs={"config": config, "out_dir": str(tmp), "multi_label": multi_label,
+                       "representation": representations.entry(config)},
         )
         rejected: list[dict[str, str]] = []
         measured: list[pd.DataFrame] = []

@@ -1,5 +1,9 @@
 """Column makers: a batch of fixed-length clips -> the arrays a model reads.
 
+Each is a function registered with `register_representation` (its name, the shape of one
+clip's array, and the axes its train statistics pool over): a new representation is one
+function here or anywhere else.
+
 - `waveform`: the samples, (samples,).
 - `logmel`: a log-mel spectrogram in dB, (n_mels, frames); the STFT runs batched (scipy's
   FFT over strided frames: faster than per-clip librosa, and no torch import in the
@@ -11,12 +15,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import scipy.fft
 
+from contracts.registry import REPRESENTATIONS
+
 from .config import DatasetConfig
+
+Compute = Callable[[np.ndarray, DatasetConfig], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Representation:
+    name: str
+    compute: Compute  # (clips, stored_samples) float32 -> (clips, *shape)
+    shape: Callable[[DatasetConfig], tuple[int, ...]]  # one clip's array
+    # Axes of a (clips, ...) batch that the train statistics pool over: (0, 1) one mean for
+    # a whole waveform, (0, 2) one per mel bin, (0,) one per vector entry.
+    pooled_axes: tuple[int, ...]
+
+
+def register_representation(name: str, shape: Callable[[DatasetConfig], tuple[int, ...]],
+                            pooled_axes: tuple[int, ...]) -> Callable[[Compute], Compute]:
+    def add(compute: Compute) -> Compute:
+        REPRESENTATIONS.register(name, Representation(name, compute, shape, pooled_axes),
+                                 compute.__module__)
+        return compute
+
+    return add
 
 AMIN = 1e-10  # as librosa.power_to_db and PANNs
 SUMMARY = (("mfcc", 20), ("chroma", 12), ("centroid", 1), ("bandwidth", 1), ("contrast", 7),
@@ -27,15 +57,14 @@ def frames(config: DatasetConfig) -> int:
     return 1 + config.stored_samples // config.hop_length
 
 
-def shape(config: DatasetConfig) -> tuple[int, ...]:
-    rep = config.representation
-    if rep == "waveform":
-        return (config.stored_samples,)
-    if rep == "logmel":
-        return (config.n_mels, frames(config))
-    if rep == "mfcc":
-        return (config.n_mfcc, frames(config))
-    return (2 * sum(n for _, n in SUMMARY),)
+def entry(config: DatasetConfig) -> Representation:
+    return REPRESENTATIONS.get(config.representation, "dataset.representation")
+
+
+def shape(config: DatasetConfig, rep: Representation | None = None) -> tuple[int, ...]:
+    """One clip's array. `rep`: the registered entry, handed to Ray's workers (where a
+    representation registered in the driver alone is not in the registry)."""
+    return tuple((rep or entry(config)).shape(config))
 
 
 def feature_names() -> list[str]:
@@ -44,23 +73,17 @@ def feature_names() -> list[str]:
             for i in range(n)]
 
 
-def statistics_layout(config: DatasetConfig) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+def statistics_layout(config: DatasetConfig, rep: Representation | None = None,
+                      ) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     """How train statistics pool one clip's array: the axes summed within a clip (numbered
     as in a (clips, ...) batch), the shape of one clip's sums, and the values each sum
     pools per clip."""
-    inner = tuple(a for a in normalisation_axes(config.representation) if a != 0)
-    clip_shape = shape(config)
+    rep = rep or entry(config)
+    inner = tuple(a for a in rep.pooled_axes if a != 0)
+    clip_shape = shape(config, rep)
     stat_shape = tuple(1 if i + 1 in inner else n for i, n in enumerate(clip_shape))
     pooled = int(np.prod([clip_shape[a - 1] for a in inner]))
     return inner, stat_shape, pooled
-
-
-def normalisation_axes(representation: str) -> tuple[int, ...]:
-    """Axes of a (clips, ...) batch that the train statistics pool over: one mean per mel
-    bin or MFCC, per summary feature, and one for the whole waveform."""
-    return {"waveform": (0, 1), "logmel": (0, 2), "mfcc": (0, 2), "features": (0,)}[
-        representation
-    ]
 
 
 _F_SP, _MIN_LOG_HZ, _LOGSTEP = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
@@ -105,6 +128,12 @@ def _hann(n_fft: int) -> np.ndarray:
 CHUNK_SAMPLES = 320_000
 
 
+@register_representation("waveform", lambda c: (c.stored_samples,), pooled_axes=(0, 1))
+def waveform(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
+    return clips.astype(np.float32, copy=False)
+
+
+@register_representation("logmel", lambda c: (c.n_mels, frames(c)), pooled_axes=(0, 2))
 def logmel(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     """(n, samples) -> (n, n_mels, frames) dB, matching librosa's melspectrogram(power=2)
     with a centred, zero-padded periodic Hann window."""
@@ -125,6 +154,7 @@ def logmel(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     return out
 
 
+@register_representation("mfcc", lambda c: (c.n_mfcc, frames(c)), pooled_axes=(0, 2))
 def mfcc(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     db = logmel(clips, config)
     return scipy.fft.dct(db, axis=1, type=2, norm="ortho")[:, : config.n_mfcc].astype(np.float32)
@@ -152,18 +182,17 @@ def summary_features(clip: np.ndarray, sr: int, n_fft: int, hop: int) -> np.ndar
     return np.concatenate([stacked.mean(axis=1), stacked.std(axis=1)]).astype(np.float32)
 
 
-def compute(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
+@register_representation("features", lambda c: (2 * sum(n for _, n in SUMMARY),),
+                         pooled_axes=(0,))
+def features(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
+    return np.stack([summary_features(c, config.sample_rate, config.n_fft, config.hop_length)
+                     for c in clips])
+
+
+def compute(clips: np.ndarray, config: DatasetConfig,
+            rep: Representation | None = None) -> np.ndarray:
     """A batch of clips (n, stored_samples) -> (n, *shape(config)), float32."""
-    rep = config.representation
+    rep = rep or entry(config)
     if len(clips) == 0:  # an all-rejected batch; MKL's FFT refuses empty input
-        return np.zeros((0, *shape(config)), np.float32)
-    if rep == "waveform":
-        return clips.astype(np.float32, copy=False)
-    if rep == "logmel":
-        return logmel(clips, config)
-    if rep == "mfcc":
-        return mfcc(clips, config)
-    if rep == "features":
-        return np.stack([summary_features(c, config.sample_rate, config.n_fft,
-                                          config.hop_length) for c in clips])
-    raise ValueError(f"unknown representation {rep!r}")
+        return np.zeros((0, *shape(config, rep)), np.float32)
+    return np.asarray(rep.compute(clips, config), dtype=np.float32)

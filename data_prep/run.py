@@ -17,10 +17,18 @@ from typing import Any
 
 import yaml
 
-from .config import ConfigError, CsvConfig, DatasetConfig, EmbedConfig, SyntheticConfig
+from .config import (
+    AugmentConfig,
+    ConfigError,
+    CsvConfig,
+    DatasetConfig,
+    EmbedConfig,
+    SyntheticConfig,
+)
 from .summary import describe
 
-NESTED = {"csv": CsvConfig, "synthetic": SyntheticConfig, "embed": EmbedConfig}
+NESTED = {"csv": CsvConfig, "synthetic": SyntheticConfig, "embed": EmbedConfig,
+          "augment": AugmentConfig}
 
 
 def _option_names() -> list[str]:

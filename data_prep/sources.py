@@ -11,16 +11,41 @@ Layouts:
   define val and test; `_background_noise_/` is a noise source, not a class.
 - `csv`: a CSV of paths and labels (FSD50K, the Free Spoken Digit manifest, your own).
 - `esc50`: ESC-50's `meta/esc50.csv` with its folds and `audio/` folder.
+
+Each is a function `(source, dataset config) -> clip table` registered with `register_layout`,
+with an optional test that recognises it (`layout: auto`); a new layout is one function.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from contracts.registry import LAYOUTS
+
 from .config import ConfigError, CsvConfig, DataError, DatasetConfig
+
+Read = Callable[[Path, DatasetConfig], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    read: Read
+    detect: Callable[[Path], bool] | None  # recognises a source of this layout (auto)
+
+
+def register_layout(name: str, detect: Callable[[Path], bool] | None = None,
+                    ) -> Callable[[Read], Read]:
+    def add(read: Read) -> Read:
+        LAYOUTS.register(name, Layout(name, read, detect), read.__module__)
+        return read
+
+    return add
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".au", ".aiff", ".aif", ".snd"}
 NOISE_FOLDER = "_background_noise_"
@@ -46,12 +71,11 @@ def speaker_group(clip_id: str) -> str:
 
 
 def detect_layout(source: Path) -> str:
-    if source.is_file() and source.suffix.lower() == ".csv":
-        return "esc50" if source.name == "esc50.csv" else "csv"
-    if (source / "meta" / "esc50.csv").exists():
-        return "esc50"
-    if (source / "validation_list.txt").exists() and (source / "testing_list.txt").exists():
-        return "speech_commands"
+    """The layout whose test recognises `source` (the latest registered first); class
+    folders when none does."""
+    for layout in reversed(list(LAYOUTS)):
+        if layout.detect is not None and layout.detect(source):
+            return layout.name
     return "folders"
 
 
@@ -60,17 +84,7 @@ def list_source(config: DatasetConfig, source: Path) -> pd.DataFrame:
     if not source.exists():
         raise FileNotFoundError(f"dataset source {source} does not exist")
     layout = config.layout if config.layout != "auto" else detect_layout(source)
-    if layout == "folders":
-        clips = class_folders(source)
-    elif layout == "speech_commands":
-        clips = speech_commands(source)
-    elif layout == "esc50":
-        csv_path = source if source.is_file() else source / "meta" / "esc50.csv"
-        clips = csv_manifest(csv_path, ESC50 if config.csv == CsvConfig() else config.csv)
-    else:
-        if not source.is_file():
-            raise ConfigError(f"dataset.source: layout 'csv' needs a CSV file, got folder {source}")
-        clips = csv_manifest(source, config.csv)
+    clips = LAYOUTS.get(layout, "dataset.layout").read(source, config)
     labels = {name for names in clips["labels"] for name in names}
     if len(labels) < 2:
         raise DataError(f"{source}: found {len(labels)} class(es) {sorted(labels)}; "
@@ -81,6 +95,41 @@ def list_source(config: DatasetConfig, source: Path) -> pd.DataFrame:
     clips = clips.reset_index(drop=True)
     clips.attrs["origin"] = origin
     return clips
+
+
+@register_layout("folders")
+def folders(source: Path, config: DatasetConfig) -> pd.DataFrame:
+    return class_folders(source)
+
+
+def _is_speech_commands(source: Path) -> bool:
+    return (source / "validation_list.txt").exists() and (source / "testing_list.txt").exists()
+
+
+@register_layout("speech_commands", detect=_is_speech_commands)
+def speech_commands_layout(source: Path, config: DatasetConfig) -> pd.DataFrame:
+    return speech_commands(source)
+
+
+def _is_csv(source: Path) -> bool:
+    return source.is_file() and source.suffix.lower() == ".csv" and source.name != "esc50.csv"
+
+
+@register_layout("csv", detect=_is_csv)
+def csv_layout(source: Path, config: DatasetConfig) -> pd.DataFrame:
+    if not source.is_file():
+        raise ConfigError(f"dataset.source: layout 'csv' needs a CSV file, got folder {source}")
+    return csv_manifest(source, config.csv)
+
+
+def _is_esc50(source: Path) -> bool:
+    return source.name == "esc50.csv" or (source / "meta" / "esc50.csv").exists()
+
+
+@register_layout("esc50", detect=_is_esc50)
+def esc50(source: Path, config: DatasetConfig) -> pd.DataFrame:
+    csv_path = source if source.is_file() else source / "meta" / "esc50.csv"
+    return csv_manifest(csv_path, ESC50 if config.csv == CsvConfig() else config.csv)
 
 
 def class_folders(root: Path) -> pd.DataFrame:

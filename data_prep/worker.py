@@ -47,7 +47,8 @@ def _rows(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def decode_batch(
-    batch: dict[str, np.ndarray], config: DatasetConfig, out_dir: str, multi_label: bool
+    batch: dict[str, np.ndarray], config: DatasetConfig, out_dir: str, multi_label: bool,
+    representation: representations.Representation,
 ) -> dict[str, np.ndarray]:
     """Decode, featurise and write one batch; return per row its reason for rejection ("" if
     kept), what the summary reports of it (seconds, level, a hash of its samples) and, for
@@ -66,9 +67,9 @@ def decode_batch(
         clips[i], seconds[i], levels[i], digests[i] = (
             decoded.clip, decoded.seconds, decoded.level_db, decoded.digest)
     ok = reasons == ""
-    x = representations.compute(_rows(clips, ok), config)
+    x = representations.compute(_rows(clips, ok), config, representation)
 
-    inner, stat_shape, _ = representations.statistics_layout(config)
+    inner, stat_shape, _ = representations.statistics_layout(config, representation)
     sums = np.zeros((n, *stat_shape))
     sums_sq = np.zeros((n, *stat_shape))
     train = batch["split"][ok] == "train"
@@ -92,7 +93,7 @@ def decode_batch(
                 make_copies(clip, clip_id, config.sample_rate, config.augment,
                             config.pad_policy)
                 for clip, clip_id in zip(_rows(clips, ok)[mask], rows["id"], strict=True)])
-            made = representations.compute(copies, config).reshape(
+            made = representations.compute(copies, config, representation).reshape(
                 len(values), versions - 1, *values.shape[1:])
             values = np.concatenate([values[:, None], made], axis=1).reshape(
                 -1, *values.shape[1:])

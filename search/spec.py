@@ -18,6 +18,7 @@ from trainables.keys import Schema
 from trainables.metrics import reported
 
 from .space import Param, SearchSpace
+from .strategies import SCHEDULERS, SEARCHERS
 
 TOP_KEYS = {
     "name", "dataset", "trainable", "metric", "mode", "searcher", "scheduler", "max_epochs",
@@ -25,12 +26,10 @@ TOP_KEYS = {
     "max_failures", "max_epoch_seconds", "start_from", "objectives",
 }
 REQUIRED = ("trainable", "space")
-SEARCHERS = {"optuna_tpe": {"seed", "n_startup_trials", "multivariate", "constant_liar"},
-             "nsga2": {"seed", "population_size"}, "random": {"seed"}, "grid": set()}
+
 # What a trial costs, as each epoch reports it: objectives besides the validation metrics.
 COSTS = ("infer_ms_per_clip", "params", "macs", "epoch_time_s", "train_time_s")
-SCHEDULERS = {"asha": {"grace_period", "reduction_factor", "time_attr"},
-              "median": {"grace_period", "min_samples", "time_attr"}, "none": set()}
+
 TIME_ATTRS = ("training_iteration", "time_total_s")  # rungs on epochs, or on seconds
 RESOURCES = {"cpu", "gpu"}
 
@@ -390,8 +389,8 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
                 f"dataset.representation: {raw['trainable']!r} reads {list(readable)}, not "
                 f"{variant.output_representation!r}"
             )
-    searcher = _section(raw, "searcher", SEARCHERS, "optuna_tpe")
-    scheduler = _section(raw, "scheduler", SCHEDULERS, "asha")
+    searcher = _section(raw, "searcher", {s.name: s.options for s in SEARCHERS}, "optuna_tpe")
+    scheduler = _section(raw, "scheduler", {s.name: s.options for s in SCHEDULERS}, "asha")
     if scheduler.get("time_attr", TIME_ATTRS[0]) not in TIME_ATTRS:
         raise ConfigError(f"scheduler.time_attr: {scheduler['time_attr']!r} is not one of "
                           f"{list(TIME_ATTRS)}")

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import optuna
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import TrialScheduler
 
 from trainables.tune_trainable import train
 
 from .console import SearchConsole
-from .median import MedianPruner
 from .spec import Spec
 from .storage import ExperimentStore
+from .strategies import EPOCHS, SCHEDULERS, SEARCHERS, grace_period
 from .study import StudySearcher
 
-EPOCHS = "training_iteration"  # Tune's count of reports: one per epoch
+__all__ = ["grace_period", "make_scheduler", "make_searcher", "make_trainable", "make_tuner"]
 
 def trial_dirname(trial: tune.experiment.Trial) -> str:
     return trial.trial_id
@@ -24,20 +23,7 @@ def trial_dirname(trial: tune.experiment.Trial) -> str:
 
 def make_searcher(spec: Spec, seed: int, experiment_dir: Path) -> StudySearcher:
     options = spec.searcher
-    if options["type"] == "random":
-        sampler = optuna.samplers.RandomSampler(seed=seed)
-    elif options["type"] == "grid":
-        sampler = optuna.samplers.GridSampler(spec.space.grid(), seed=seed)
-    elif options["type"] == "nsga2":
-        sampler = optuna.samplers.NSGAIISampler(
-            seed=seed, population_size=options.get("population_size", 50))
-    else:
-        sampler = optuna.samplers.TPESampler(
-            seed=seed,
-            n_startup_trials=options.get("n_startup_trials", 10),
-            multivariate=options.get("multivariate", False),
-            constant_liar=options.get("constant_liar", False),
-        )
+    sampler = SEARCHERS.get(options["type"]).make(options, seed, spec)
     space = spec.space.with_fixed(spec.fixed_config)
     metrics, modes = ([m for m, _ in spec.objectives], [d for _, d in spec.objectives])
     if len(metrics) == 1:
@@ -48,27 +34,8 @@ def make_searcher(spec: Spec, seed: int, experiment_dir: Path) -> StudySearcher:
                          time_attr=spec.scheduler.get("time_attr", EPOCHS))
 
 
-def grace_period(spec: Spec) -> float:
-    """The scheduler's first rung: epochs, or with `time_attr: time_total_s` seconds of
-    training (by default the time one epoch may take, or 10 s)."""
-    options = spec.scheduler
-    if options.get("time_attr", EPOCHS) == EPOCHS:
-        return min(options.get("grace_period", 1), spec.max_epochs)
-    return options.get("grace_period", spec.epoch_seconds_limit or 10.0)
-
-
 def make_scheduler(spec: Spec) -> TrialScheduler:
-    options = spec.scheduler
-    time_attr = options.get("time_attr", EPOCHS)
-    if options["type"] == "asha":
-        # On seconds, a trial still ends at max_epochs by itself; max_t only bounds rungs.
-        max_t = spec.max_epochs if time_attr == EPOCHS else (spec.time_budget_s or 86400)
-        return ASHAScheduler(time_attr=time_attr, max_t=max_t, grace_period=grace_period(spec),
-                             reduction_factor=options.get("reduction_factor", 3))
-    if options["type"] == "median":
-        return MedianPruner(spec.metric, spec.mode, grace_period(spec),
-                            options.get("min_samples", 3), time_attr)
-    return FIFOScheduler()
+    return SCHEDULERS.get(spec.scheduler["type"]).make(spec)
 
 
 def make_trainable(spec: Spec, shard_dirs: dict[str, str]):

@@ -1,0 +1,98 @@
+"""How a search proposes and stops trials: the searchers (Optuna samplers) and the
+schedulers, each a function registered under the name a space's `searcher.type` or
+`scheduler.type` gives, with the option keys it takes (the spec checks them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+
+from contracts.registry import Registry
+
+from .median import MedianPruner
+
+if TYPE_CHECKING:
+    from .spec import Spec
+
+EPOCHS = "training_iteration"  # Tune's count of reports: one per epoch
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    options: frozenset[str]  # the keys its section of a space may hold besides `type`
+    make: Callable[..., Any]
+
+
+SEARCHERS: Registry = Registry("searcher.type")
+SCHEDULERS: Registry = Registry("scheduler.type")
+
+
+def register(registry: Registry, name: str, options: tuple[str, ...] = ()) -> Callable:
+    def add(make: Callable) -> Callable:
+        registry.register(name, Strategy(name, frozenset(options), make), make.__module__)
+        return make
+
+    return add
+
+
+# Searchers: (section options, seed, spec) -> an Optuna sampler.
+@register(SEARCHERS, "optuna_tpe", ("seed", "n_startup_trials", "multivariate",
+                                    "constant_liar"))
+def tpe(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
+    """TPE; with several objectives, Optuna's multi-objective TPE."""
+    return optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=options.get("n_startup_trials", 10),
+        multivariate=options.get("multivariate", False),
+        constant_liar=options.get("constant_liar", False))
+
+
+@register(SEARCHERS, "nsga2", ("seed", "population_size"))
+def nsga2(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.NSGAIISampler(seed=seed,
+                                         population_size=options.get("population_size", 50))
+
+
+@register(SEARCHERS, "random", ("seed",))
+def random(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+@register(SEARCHERS, "grid")
+def grid(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.GridSampler(spec.space.grid(), seed=seed)
+
+
+def grace_period(spec: Spec) -> float:
+    """The scheduler's first rung: epochs, or with `time_attr: time_total_s` seconds of
+    training (by default the time one epoch may take, or 10 s)."""
+    options = spec.scheduler
+    if options.get("time_attr", EPOCHS) == EPOCHS:
+        return min(options.get("grace_period", 1), spec.max_epochs)
+    return options.get("grace_period", spec.epoch_seconds_limit or 10.0)
+
+
+# Schedulers: spec -> a Tune trial scheduler.
+@register(SCHEDULERS, "asha", ("grace_period", "reduction_factor", "time_attr"))
+def asha(spec: Spec) -> TrialScheduler:
+    time_attr = spec.scheduler.get("time_attr", EPOCHS)
+    # On seconds, a trial still ends at max_epochs by itself; max_t only bounds rungs.
+    max_t = spec.max_epochs if time_attr == EPOCHS else (spec.time_budget_s or 86400)
+    return ASHAScheduler(time_attr=time_attr, max_t=max_t, grace_period=grace_period(spec),
+                         reduction_factor=spec.scheduler.get("reduction_factor", 3))
+
+
+@register(SCHEDULERS, "median", ("grace_period", "min_samples", "time_attr"))
+def median(spec: Spec) -> TrialScheduler:
+    return MedianPruner(spec.metric, spec.mode, grace_period(spec),
+                        spec.scheduler.get("min_samples", 3),
+                        spec.scheduler.get("time_attr", EPOCHS))
+
+
+@register(SCHEDULERS, "none")
+def fifo(spec: Spec) -> TrialScheduler:
+    return FIFOScheduler()
