@@ -45,7 +45,7 @@ def pipeline(root: Path, sr: int, seconds: float, cache: Path, n_files: int) -> 
     prepared = prepare(config, cache)
     seconds = time.perf_counter() - started
     assert not prepared.reused
-    kept = sum(sum(c.values()) for c in prepared.manifest["counts"].values())
+    kept = sum(sum(c.values()) for c in prepared.manifest.counts.values())
     assert kept == n_files, (kept, n_files)
     return n_files / seconds
 

@@ -13,14 +13,17 @@ before kept them as a Parquet column, which `read_split` still reads.
 
 from __future__ import annotations
 
-import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .manifest import Manifest, read_manifest
+
+__all__ = ["Manifest", "read_manifest"]  # read here too, with the arrays
 
 
 def array_column(values: np.ndarray) -> pa.Array:
@@ -85,10 +88,6 @@ def read_array(shard_dir: str | Path, split: str, column: str) -> np.ndarray | N
     return np.load(path, mmap_mode="r") if path.exists() else None
 
 
-def read_manifest(shard_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(shard_dir) / "manifest.json").read_text())
-
-
 NOISE_FILE = "noise.npy"  # background-noise excerpts of clip length, (k, samples) float32
 
 
@@ -105,12 +104,12 @@ def embedding_column(layer: str) -> str:
     return f"{EMBEDDING}.{layer}"
 
 
-def input_columns(manifest: dict[str, Any], layer: str | None = None) -> list[str]:
+def input_columns(manifest: Manifest, layer: str | None = None) -> list[str]:
     """The columns a model reads: the representation's, or the embedding columns of `layer`
     ("conv_block4", several joined by "+", or all when None)."""
-    if manifest["representation"] != EMBEDDING:
-        return [manifest["representation"]]
-    return [embedding_column(name) for name in layer_names(layer, manifest["layers"])]
+    if manifest.representation != EMBEDDING:
+        return [manifest.representation]
+    return [embedding_column(name) for name in layer_names(layer, manifest.layers)]
 
 
 def layer_names(choice: str | None, available: list[str]) -> list[str]:
@@ -132,10 +131,10 @@ def read_split(shard_dir: str | Path, split: str,
     shard_dir = Path(shard_dir)
     manifest = read_manifest(shard_dir)
     columns = [columns] if isinstance(columns, str) else list(columns)
-    shapes = [manifest["shapes"][c] for c in columns]
+    shapes = [manifest.shapes[c] for c in columns]
     shape = shapes[0] if len(columns) == 1 else [sum(int(np.prod(s)) for s in shapes)]
-    classes = len(manifest["label_names"])
-    multi = manifest.get("multi_label", False)
+    classes = len(manifest.label_names)
+    multi = manifest.multi_label
     path = shard_dir / f"{split}.parquet"
     if not path.exists():
         y = np.zeros((0, classes), np.float32) if multi else np.zeros(0, np.int64)
@@ -165,6 +164,17 @@ def read_copies(shard_dir: str | Path, split: str) -> np.ndarray | None:
     if not path.exists() or COPY not in pq.ParquetDataset(path).schema.names:
         return None
     return pq.read_table(path, columns=[COPY]).column(COPY).to_numpy().astype(np.int64)
+
+
+def iter_split(shard_dir: str | Path, split: str, columns: str | list[str],
+               rows: int = 2048) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """`read_split` in chunks of rows, each copied into memory from a map that is then let
+    go: a scan over a split larger than memory keeps the reader's memory flat."""
+    _, y = read_split(shard_dir, split, columns)
+    for start in range(0, len(y), rows):
+        x, _ = read_split(shard_dir, split, columns)
+        yield np.array(x[start : start + rows]), y[start : start + rows]
+        del x
 
 
 def read_ids(shard_dir: str | Path, split: str) -> list[str]:

@@ -7,16 +7,15 @@ temporary folder renamed into place when complete, so an interrupted run leaves 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from contracts.manifest import MANIFEST_FILE, Manifest, read_manifest
 from contracts.shards import NOISE_FILE, join_array_parts
 
 from . import representations, summary, synthetic
@@ -38,7 +37,7 @@ MEASURED = ("seconds", "level_db", "digest")  # what workers report of each kept
 @dataclass(frozen=True)
 class Prepared:
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     reused: bool
     seconds: float
 
@@ -157,9 +156,8 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
               if k not in ("source", "synthetic", "embed")}
     fp = fingerprint(clips, params)
     target = cache_root / "shards" / fp
-    if (target / "manifest.json").exists():
-        manifest = json.loads((target / "manifest.json").read_text())
-        return Prepared(target, manifest, True, time.perf_counter() - started)
+    if (target / MANIFEST_FILE).exists():
+        return Prepared(target, read_manifest(target), True, time.perf_counter() - started)
 
     label_names = sorted({n for names in clips["labels"] for n in names})
     label_index = {name: i for i, name in enumerate(label_names)}
@@ -210,35 +208,34 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
             examples = "; ".join(f"{r['id']}: {r['reason']}" for r in rejected[:3])
             raise DataError(f"{source}: every train clip of classes {lost} was rejected "
                              f"({len(rejected)} files in all, e.g. {examples})")
-        manifest = {
-            "fingerprint": fp,
-            "source": str(source),
-            "label_names": label_names,
-            "multi_label": multi_label,
-            "sample_rate": config.sample_rate,
-            "clip_seconds": config.clip_seconds,
-            "clip_samples": config.clip_samples,
-            "stored_samples": config.stored_samples,
-            "representation": column,
-            "params": params,
-            "shapes": {column: list(representations.shape(config))},
-            "counts": _counts(kept, label_names),  # recordings, not their copies
-            "copies": config.augment.copies,
-            "rejected": rejected,
-            "normalisation": {column: _statistics(config, total, total_sq,
-                                                  int((kept["split"] == "train").sum()))},
-            "noise_files": noise_files(source),
-            "origin": clips.attrs["origin"],
-            "splits": summary.split_levels(kept),
-            "duplicates": summary.duplicates(kept),
-        }
-        if column == "features":
-            manifest["feature_names"] = representations.feature_names()
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        manifest = Manifest(
+            fingerprint=fp,
+            source=str(source),
+            label_names=label_names,
+            multi_label=multi_label,
+            sample_rate=config.sample_rate,
+            clip_seconds=config.clip_seconds,
+            clip_samples=config.clip_samples,
+            stored_samples=config.stored_samples,
+            representation=column,
+            params=params,
+            shapes={column: list(representations.shape(config))},
+            counts=_counts(kept, label_names),
+            copies=config.augment.copies,
+            rejected=rejected,
+            normalisation={column: _statistics(config, total, total_sq,
+                                               int((kept["split"] == "train").sum()))},
+            noise_files=noise_files(source),
+            origin=clips.attrs["origin"],
+            splits=summary.split_levels(kept),
+            duplicates=summary.duplicates(kept),
+            feature_names=representations.feature_names() if column == "features" else None,
+        )
+        manifest.write(tmp)
         pd.DataFrame(rejected, columns=["id", "reason"]).to_csv(tmp / "rejected.csv", index=False)
-        summary.duplicates_table(manifest["duplicates"]).to_csv(tmp / "duplicates.csv",
+        summary.duplicates_table(manifest.duplicates).to_csv(tmp / "duplicates.csv",
                                                                 index=False)
-        noise = noise_bank(manifest["noise_files"], config) if column == "waveform" else None
+        noise = noise_bank(manifest.noise_files, config) if column == "waveform" else None
         if noise is not None:
             np.save(tmp / NOISE_FILE, noise)
     return Prepared(target, manifest, False, time.perf_counter() - started)

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from contracts.manifest import Manifest
+
 from .config import (
     AugmentConfig,
     ConfigError,
@@ -66,16 +68,16 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     return args, raw
 
 
-def summary(manifest: dict[str, Any], seconds: float, reused: bool) -> str:
-    counts = manifest["counts"]
-    names = manifest["label_names"]
+def summary(manifest: Manifest, seconds: float, reused: bool) -> str:
+    counts = manifest.counts
+    names = manifest.label_names
     width = max(len(n) for n in names)
     lines = [f"{'class':<{width}}  " + "  ".join(f"{s:>6}" for s in counts)]
     for name in names:
         lines.append(f"{name:<{width}}  " + "  ".join(f"{counts[s][name]:>6}" for s in counts))
     totals = {s: sum(c.values()) for s, c in counts.items()}
     lines.append(f"{'total':<{width}}  " + "  ".join(f"{totals[s]:>6}" for s in counts))
-    rejected = manifest["rejected"]
+    rejected = manifest.rejected
     clips = sum(totals.values()) + len(rejected)
     lines.append(f"rejected: {len(rejected)}" + (" (all listed in rejected.csv)" if rejected
                                                 else ""))

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.manifest import Manifest
+
 LEVEL_GAP_DB = 6.0  # splits whose median levels differ by more are warned of
 BALANCE_GAP = 0.2  # total-variation distance between two splits' class proportions
 
@@ -39,9 +41,9 @@ def duplicates_table(found: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["digest", "id", "split", "across_splits"])
 
 
-def warnings(manifest: dict[str, Any]) -> list[str]:
+def warnings(manifest: Manifest) -> list[str]:
     found = []
-    levels = manifest.get("splits", {})
+    levels = manifest.splits
     train = levels.get("train")
     for split, stats in levels.items():
         if train and split != "train":
@@ -51,7 +53,7 @@ def warnings(manifest: dict[str, Any]) -> list[str]:
                     f"{split} is {abs(gap):.1f} dB {'quieter' if gap < 0 else 'louder'} than "
                     "train (median RMS): a model may not transfer; consider dataset.loudness: "
                     "rms or lufs, or gain_db augmentation")
-    counts = manifest["counts"]
+    counts = manifest.counts
     if "train" in counts:
         base = _proportions(counts["train"])
         for split in ("val", "test"):
@@ -61,7 +63,7 @@ def warnings(manifest: dict[str, Any]) -> list[str]:
                     found.append(f"class balance of {split} differs from train's (total "
                                  f"variation {distance:.2f}); accuracy there weighs classes "
                                  "differently")
-    across = [d for d in manifest.get("duplicates", []) if len(set(d["splits"])) > 1]
+    across = [d for d in manifest.duplicates if len(set(d["splits"])) > 1]
     if across:
         found.append(f"{len(across)} clips have identical copies in another split (e.g. "
                      f"{across[0]['ids'][:2]}): listed in duplicates.csv")
@@ -73,12 +75,12 @@ def _proportions(counts: dict[str, int]) -> np.ndarray:
     return values / max(values.sum(), 1)
 
 
-def describe(manifest: dict[str, Any]) -> list[str]:
+def describe(manifest: Manifest) -> list[str]:
     """The summary's lines, warnings last."""
-    origin = manifest.get("origin", {})
+    origin = manifest.origin
     lines = [f"split: {origin.get('split') or 'unknown'}",
              f"groups: {origin.get('groups') or 'none (each clip its own)'}"]
-    counts, levels = manifest["counts"], manifest.get("splits", {})
+    counts, levels = manifest.counts, manifest.splits
     for split, per_class in counts.items():
         n = sum(per_class.values())
         if not n:
@@ -91,12 +93,12 @@ def describe(manifest: dict[str, Any]) -> list[str]:
             line += (f", level {s['level_db']:.1f} dBFS, {s['seconds_min']:.2f}/"
                      f"{s['seconds_median']:.2f}/{s['seconds_max']:.2f} s min/median/max")
         lines.append(line)
-    if manifest.get("copies"):
-        augment = manifest["params"]["augment"]
+    if manifest.copies:
+        augment = manifest.params["augment"]
         lines.append(f"  train + {manifest['copies']} copies of each clip (pitch "
                      f"{augment['pitch_semitones']} semitones, tempo {augment['stretch']}); "
                      "an epoch draws one version per clip")
-    if manifest.get("duplicates"):
+    if manifest.duplicates:
         lines.append(f"  {len(manifest['duplicates'])} sets of identical clips "
                      "(duplicates.csv)")
     lines += [f"warning: {text}" for text in warnings(manifest)]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from contracts.manifest import MANIFEST_FILE, Manifest
 from contracts.shards import (
     EMBEDDING,
     array_path,
@@ -52,9 +53,9 @@ def _file_stamp(path: str | None) -> list:
     return [str(target), stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1]
 
 
-def embedding_fingerprint(base: dict[str, Any], config: EmbedConfig) -> str:
+def embedding_fingerprint(base: Manifest, config: EmbedConfig) -> str:
     digest = hashlib.sha256(json.dumps({
-        "v": VERSION, "base": base["fingerprint"], "model": config.model,
+        "v": VERSION, "base": base.fingerprint, "model": config.model,
         "layers": list(config.layers), "pretrained": _file_stamp(config.pretrained),
         "checkpoint": _file_stamp(config.checkpoint)}, sort_keys=True).encode())
     return digest.hexdigest()[:16]
@@ -63,11 +64,11 @@ def embedding_fingerprint(base: dict[str, Any], config: EmbedConfig) -> str:
 class Network:
     """A network ready to embed shard-format arrays, scaled and cropped as it expects."""
 
-    def __init__(self, config: EmbedConfig, manifest: dict[str, Any]):
+    def __init__(self, config: EmbedConfig, manifest: Manifest):
         import torch
 
-        representation = manifest["representation"]
-        shape = tuple(manifest["shapes"][representation])
+        representation = manifest.representation
+        shape = tuple(manifest.shapes[representation])
         if config.checkpoint:
             self.trained = TrainedModel.load(config.checkpoint)
             if self.trained.state["representation"] != representation:
@@ -82,9 +83,9 @@ class Network:
             if representation not in models.inputs(config.model):
                 raise ConfigError(f"embed.model: {config.model} reads "
                                   f"{list(models.inputs(config.model))}, not {representation}")
-            model = models.build(config.model, {}, shape, len(manifest["label_names"]))
+            model = models.build(config.model, {}, shape, len(manifest.label_names))
             load_pretrained(model, config.pretrained)
-            stats = manifest["normalisation"][representation]
+            stats = manifest.normalisation[representation]
             if models.wants_raw_input(config.model):
                 stats = {"mean": 0.0, "std": 1.0}
             self.trained = TrainedModel(model, {"normalisation": stats,
@@ -143,14 +144,14 @@ class Network:
                     for name in self.layers}
 
 
-def embed_arrays(x: np.ndarray, manifest: dict[str, Any], layer: str | None) -> np.ndarray:
+def embed_arrays(x: np.ndarray, manifest: Manifest, layer: str | None) -> np.ndarray:
     """Arrays of the representation an embedding manifest was made from -> the embedding
     columns `layer` names, joined as `read_split` joins them (for new files at predict)."""
-    config = EmbedConfig(**{**manifest["params"]["embed"],
-                            "layers": tuple(manifest["params"]["embed"]["layers"])})
-    network = Network(config, read_manifest(manifest["embedded_from"]))
+    config = EmbedConfig(**{**manifest.params["embed"],
+                            "layers": tuple(manifest.params["embed"]["layers"])})
+    network = Network(config, read_manifest(manifest.embedded_from))
     values = network(x)
-    return np.concatenate([values[name] for name in layer_names(layer, manifest["layers"])],
+    return np.concatenate([values[name] for name in layer_names(layer, manifest.layers)],
                           axis=1)
 
 
@@ -188,10 +189,10 @@ def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) 
     started = time.perf_counter()
     fp = embedding_fingerprint(base.manifest, config)
     target = Path(cache_root).resolve() / "shards" / fp
-    if (target / "manifest.json").exists():
+    if (target / MANIFEST_FILE).exists():
         return Prepared(target, read_manifest(target), True, time.perf_counter() - started)
     network = Network(config, base.manifest)
-    column = base.manifest["representation"]
+    column = base.manifest.representation
     with building(target) as tmp:
         dims: dict[str, int] = {}
         normalisation: dict[str, dict[str, list[float]]] = {}
@@ -205,17 +206,17 @@ def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) 
                     normalisation[embedding_column(name)] = {
                         "mean": values.mean(axis=0).tolist(),
                         "std": np.maximum(values.std(axis=0), 1e-6).tolist()}
-        manifest = {
-            **base.manifest,
-            "fingerprint": fp,
-            "representation": EMBEDDING,
-            "layers": list(config.layers),
-            "shapes": {embedding_column(n): [dims[n]] for n in config.layers},
-            "normalisation": normalisation,
-            "params": {**base.manifest["params"], "embed": dataclasses.asdict(config)},
-            "embedded_from": str(base.path),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        manifest = dataclasses.replace(
+            base.manifest,
+            fingerprint=fp,
+            representation=EMBEDDING,
+            layers=list(config.layers),
+            shapes={embedding_column(n): [dims[n]] for n in config.layers},
+            normalisation=normalisation,
+            params={**base.manifest.params, "embed": dataclasses.asdict(config)},
+            embedded_from=str(base.path),
+        )
+        manifest.write(tmp)
         shutil.copy(base.path / "rejected.csv", tmp / "rejected.csv")
     return Prepared(target, manifest, False, time.perf_counter() - started)
 
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     verb = "reused" if done.reused else f"made in {done.seconds:.1f}s"
-    dims = {k.removeprefix(f"{EMBEDDING}."): v[0] for k, v in done.manifest["shapes"].items()}
+    dims = {k.removeprefix(f"{EMBEDDING}."): v[0] for k, v in done.manifest.shapes.items()}
     print(f"Embeddings {verb}: {done.path}\n  layers and sizes: {dims}")
     return 0
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contracts.experiment import read_info
 from contracts.shards import read_ids
 from trainables.metrics import score_all
 
 from .inference import TrainedModel, split_probabilities
-from .leaderboard import best_trials, read_info, trial_shard_dir
+from .leaderboard import best_trials, trial_shard_dir
 
 
 def member_predictions(experiment_dir: Path, top: int):

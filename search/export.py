@@ -15,18 +15,19 @@ from typing import Any
 import torch
 import yaml
 
+from contracts.experiment import ExperimentInfo, read_info
 from contracts.shards import read_manifest
 from data_prep.config import with_dotted
 from trainables.checkpoints import read_checkpoint
 from trainables.data import DATA_PREFIX
 
-from .leaderboard import best_trials, build, read_info, shard_dir_for, with_checkpoints
+from .leaderboard import best_trials, build, shard_dir_for, with_checkpoints
 
 TRIAL_KEYS = {"model", "max_epochs", "max_epoch_seconds"}  # set at a space's top level
 
 
-def retraining_spec(info: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    raw = dict(info["spec"])
+def retraining_spec(info: ExperimentInfo, config: dict[str, Any]) -> dict[str, Any]:
+    raw = dict(info.spec)
     chosen = {key[len(DATA_PREFIX):]: value for key, value in config.items()
               if key.startswith(DATA_PREFIX)}
     dataset = with_dotted(dict(raw.get("dataset") or {}), chosen)
@@ -61,8 +62,8 @@ def export(experiment_dir: Path, out: Path, trial_id: str | None = None) -> Path
     # The weights alone (no optimiser state): what is shared, loaded with weights_only.
     torch.save({"model": tensors["model"]}, out / "model.pt")
     manifest = read_manifest(shard_dir_for(info, config))
-    meta.extra = {"trial_id": row["trial_id"], info["metric"]: row[f"{info['metric']}_best"],
-                  "preparation": manifest["params"]}
+    meta.extra = {"trial_id": row["trial_id"], info.metric: row[f"{info.metric}_best"],
+                  "preparation": manifest.params}
     (out / "model.json").write_text(meta.to_json())
     return out
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from contracts.experiment import ExperimentInfo, read_info
 from trainables.checkpoints import METRICS_FILE
 from trainables.data import variant_key
 
@@ -23,7 +24,6 @@ from . import pareto
 from .scoring import test_scores
 from .study import STOPPED, best_value, trial_records
 
-EXPERIMENT_FILE = "experiment.json"  # metric, mode, max_epochs, trainable: written by search.run
 DEFAULT_TEST_TOP_K = 3
 
 
@@ -66,16 +66,12 @@ def _errored(trial_dir: Path, record: dict[str, Any], results: list[dict]) -> bo
     return error_file.stat().st_mtime >= last_report
 
 
-def read_info(experiment_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(experiment_dir) / EXPERIMENT_FILE).read_text())
-
-
-def shard_dir_for(info: dict[str, Any], config: dict[str, Any]) -> str:
+def shard_dir_for(info: ExperimentInfo, config: dict[str, Any]) -> str:
     """The prepared data a trial trained on: the variant its `data.*` keys name."""
-    return info["shards"][variant_key(config)]
+    return info.shards[variant_key(config)]
 
 
-def trial_shard_dir(info: dict[str, Any], trial_dir: str | Path) -> str:
+def trial_shard_dir(info: ExperimentInfo, trial_dir: str | Path) -> str:
     """`shard_dir_for` a trial folder, from its params.json."""
     params = json.loads((Path(trial_dir) / "params.json").read_text())
     return shard_dir_for(info, params)
@@ -112,8 +108,8 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
     ranking."""
     experiment_dir = Path(experiment_dir)
     info = read_info(experiment_dir)
-    metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
-    others = [tuple(o) for o in info.get("objectives", [])[1:]]  # besides the metric
+    metric, mode, max_epochs = info.metric, info.mode, info.max_epochs
+    others = info.further_objectives
     records = trial_records(experiment_dir)
     rows = []
     for params_file in sorted(experiment_dir.glob("*/params.json")):
@@ -140,7 +136,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             status = "complete" if stop_reason else "stopped_early"
         rows.append({
             "trial_id": trial_id,
-            "trainable": params.get("model", info["trainable"]),
+            "trainable": params.get("model", info.trainable),
             f"{metric}_best": best,
             "best_epoch": at_best.get("epoch"),
             f"{metric}_last": last.get(metric, math.nan),
@@ -177,7 +173,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
                              [mode, *(d for _, d in others)])
         board.insert(2, "pareto", False)
         board.loc[usable, "pareto"] = marks
-    if test_top_k and info.get("shards"):
+    if test_top_k and info.shards:
         for index, row in with_checkpoints(board, test_top_k).iterrows():
             for name, value in test_scores(row["checkpoint"],
                                            trial_shard_dir(info, row["trial_dir"])).items():

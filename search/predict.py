@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contracts.experiment import read_info
 from contracts.shards import read_manifest
 from data_prep.decode import Rejected
 from trainables.checkpoints import CheckpointError
 
 from .inference import TrainedModel, featurise_files
-from .leaderboard import best_trials, read_info, shard_dir_for
+from .leaderboard import best_trials, shard_dir_for
 
 
 def predict_files(experiment_dir: Path, files: list[str], top: int = 3,

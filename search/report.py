@@ -25,12 +25,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from contracts.experiment import read_info
+
 from . import interactive  # noqa: E402
 from .inference import TrainedModel, split_probabilities  # noqa: E402
 from .leaderboard import (  # noqa: E402
     build,
     objective_column,
-    read_info,
     trial_shard_dir,
     with_checkpoints,
 )
@@ -261,7 +262,7 @@ def test_figures(trained: TrainedModel, shard_dir: str, out: Path) -> tuple[list
 def write(experiment_dir: str | Path) -> Path:
     experiment_dir = Path(experiment_dir)
     info = read_info(experiment_dir)
-    metric, mode = info["metric"], info["mode"]
+    metric, mode = info.metric, info.mode
     board = build(experiment_dir)
     out = experiment_dir / "report"
     out.mkdir(exist_ok=True)
@@ -274,15 +275,14 @@ def write(experiment_dir: str | Path) -> Path:
         sections.append(("Search progress",
                          [best_so_far(reports, board, metric, mode, out)], ""))
         sections.append(("Learning curves", [learning_curves(reports, board, metric, out)], ""))
-        figure, note = importance(board, info["spec"], metric, mode, out)
+        figure, note = importance(board, info.spec, metric, mode, out)
         sections.append(("Hyperparameter importance", [figure] if figure else [],
                          f"<p>{html.escape(note)}</p>" if note else ""))
-        params = parse_spec(info["spec"]).space.params
+        params = parse_spec(info.spec).space.params
         figure = metric_against_keys(board, params, metric, out)
         sections.append((f"{metric} against each key", [figure] if figure else [], ""))
-        objectives = [tuple(o) for o in info.get("objectives", [])]
-        if len(objectives) > 1 and "pareto" in board:
-            sections.append(("Pareto front", [pareto_front(board, objectives, out)],
+        if info.further_objectives and "pareto" in board:
+            sections.append(("Pareto front", [pareto_front(board, info.objectives, out)],
                              "<p>Labels: the last characters of each front member's trial id;"
                              " export one with <code>python -m search.export "
                              f"{html.escape(str(experiment_dir))} --trial ID</code>.</p>"))
@@ -310,7 +310,7 @@ def write(experiment_dir: str | Path) -> Path:
 display:block;margin:1em 0}}table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px
 solid #ccc;padding:3px 8px}}</style></head><body>
 <h1>{html.escape(experiment_dir.name)}</h1>
-<p>{len(board)} trials of {html.escape(info['trainable'])}, ranked by {metric} ({mode}).</p>
+<p>{len(board)} trials of {html.escape(info.trainable)}, ranked by {metric} ({mode}).</p>
 {summary}{body}</body></html>"""
     path = out / "report.html"
     path.write_text(page)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.experiment import EXPERIMENT_FILE, ExperimentInfo
 from data_prep.config import ConfigError
 from data_prep.summary import describe as describe_data
 from trainables.loop import TOO_SLOW
@@ -207,7 +207,7 @@ def prepare_variants(spec: Spec, results: Path) -> dict[str, str]:
     shard_dirs = {}
     for key, dataset in spec.dataset_variants().items():
         prepared = prepare_dataset(dataset, results, progress=sys.stdout.isatty())
-        counts = {split: sum(c.values()) for split, c in prepared.manifest["counts"].items()}
+        counts = {split: sum(c.values()) for split, c in prepared.manifest.counts.items()}
         verb = "reused" if prepared.reused else "prepared"
         label = f" {key}" if key != "{}" else ""
         print(f"Data{label} {verb} in {prepared.seconds:.1f}s: {prepared.path} {counts}, "
@@ -273,10 +273,10 @@ def run(
     shard_dirs = prepare_variants(spec, results)
 
     resuming = tune.Tuner.can_restore(store.uri)
-    info = {"metric": spec.metric, "mode": spec.mode, "objectives": spec.objectives,
-            "max_epochs": spec.max_epochs,
-            "trainable": spec.trainable, "shards": shard_dirs, "spec": spec.raw}
-    store.write_text(leaderboard.EXPERIMENT_FILE, json.dumps(info, indent=2))
+    info = ExperimentInfo(metric=spec.metric, mode=spec.mode, max_epochs=spec.max_epochs,
+                          trainable=spec.trainable, shards=shard_dirs, spec=spec.raw,
+                          objectives=spec.objectives)
+    store.write_text(EXPERIMENT_FILE, info.to_json())
 
     searcher_seed = seed if seed is not None else spec.searcher.get("seed", 0)
     verb = "Resuming" if resuming else "Searching"
@@ -291,8 +291,8 @@ def run(
               + (f" ({skipped} skipped: outside this space)" if skipped else "")
               + (f"; its best {warm_start_top} run first" if warm_start_top else ""))
     grid, interrupted = fit_until_interrupted(tuner)
-    info["search_seconds"] = time.perf_counter() - started
-    store.write_text(leaderboard.EXPERIMENT_FILE, json.dumps(info, indent=2))
+    info.search_seconds = time.perf_counter() - started
+    store.write_text(EXPERIMENT_FILE, info.to_json())
     experiment_dir = store.pull()
     path = leaderboard.write(experiment_dir)
     store.push(path)

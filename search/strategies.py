@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
@@ -15,8 +15,9 @@ from contracts.registry import Registry
 
 from .median import MedianPruner
 
-if TYPE_CHECKING:
-    from .spec import Spec
+# The factories take the search's `search.spec.Spec` (not imported: the spec reads the
+# registered names from here).
+Spec = Any
 
 EPOCHS = "training_iteration"  # Tune's count of reports: one per epoch
 

@@ -44,8 +44,8 @@ def test_layers_become_columns_that_the_network_itself_connects(base, tmp_path, 
     out = _embed(prepared.path, tmp_path, "--model", "panns_cnn6", "--pretrained",
                  str(weights), "--layers", "conv_block3", "pooled", "fc1", capsys=capsys)
     manifest = read_manifest(out)
-    assert manifest["representation"] == "embedding"
-    assert manifest["shapes"] == {"embedding.conv_block3": [256], "embedding.pooled": [512],
+    assert manifest.representation == "embedding"
+    assert manifest.shapes == {"embedding.conv_block3": [256], "embedding.pooled": [512],
                                   "embedding.fc1": [512]}
     for split in ("train", "val", "test"):
         assert read_ids(out, split) == read_ids(prepared.path, split)

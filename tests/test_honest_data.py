@@ -59,11 +59,11 @@ def test_a_csv_split_and_speakers_are_found_with_no_option(ray_local, tmp_path, 
     assert "groups: column 'speaker' of clips.csv" in out
     shards = next((tmp_path / "results" / "shards").iterdir())
     manifest = json.loads((shards / "manifest.json").read_text())
-    assert manifest["origin"]["split"] == "column 'split' of clips.csv"
+    assert manifest.origin["split"] == "column 'split' of clips.csv"
     for split, speakers in (("train", {"ann", "bob", "cat"}), ("val", {"dan"}),
                             ("test", {"eve"})):
         assert {clip_id.split("_")[0] for clip_id in read_ids(shards, split)} == speakers
-        assert sum(manifest["counts"][split].values()) == 6 * len(speakers)
+        assert sum(manifest.counts[split].values()) == 6 * len(speakers)
 
 
 @pytest.mark.parametrize("columns", [{"split": "Subset", "speaker": "client_id"},
@@ -126,7 +126,7 @@ def test_identical_audio_is_listed_across_and_within_splits(ray_local, tmp_path)
     table.to_csv(csv, index=False)
     prepared = prepare(config(csv), tmp_path / "results")
     found = {tuple(sorted(d["ids"])): sorted(d["splits"])
-             for d in prepared.manifest["duplicates"]}
+             for d in prepared.manifest.duplicates}
     assert found == {("ann_yes_0.wav", "eve_yes_0.wav"): ["test", "train"],
                      ("ann_no_2.wav", "bob_no_1.wav"): ["train", "train"]}
     listed = pd.read_csv(prepared.path / "duplicates.csv")

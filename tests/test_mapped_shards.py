@@ -33,7 +33,7 @@ def test_arrays_are_mapped_from_one_file_per_split(prepared):
         assert "logmel" not in pq.read_table(prepared.path / f"{split}.parquet").column_names
         x, y = read_split(prepared.path, split, "logmel")
         assert isinstance(x, np.memmap) and not x.flags.writeable
-        assert x.shape == (len(y), *prepared.manifest["shapes"]["logmel"])
+        assert x.shape == (len(y), *prepared.manifest.shapes["logmel"])
     assert not list(prepared.path.glob("*.parts"))  # the workers' parts are joined
 
 

@@ -70,8 +70,8 @@ def test_copies_are_extra_rows_of_train_only(ray_local, tmp_path):
     plain = prepare(small(), tmp_path)
     augmented = prepare(small(copies=2, pitch_semitones=[-3, 3]), tmp_path)
     assert augmented.path != plain.path  # its own fingerprint
-    counts = augmented.manifest["counts"]
-    assert counts == plain.manifest["counts"] and augmented.manifest["copies"] == 2
+    counts = augmented.manifest.counts
+    assert counts == plain.manifest.counts and augmented.manifest.copies == 2
 
     train = pq.read_table(augmented.path / "train.parquet").to_pandas()
     clips = sum(counts["train"].values())
@@ -90,8 +90,8 @@ def test_copies_are_extra_rows_of_train_only(ray_local, tmp_path):
         assert table.num_rows == sum(counts[split].values())
     # Normalisation statistics come from the recordings, as without copies.
     for key in ("mean", "std"):
-        np.testing.assert_allclose(augmented.manifest["normalisation"]["logmel"][key],
-                                   plain.manifest["normalisation"]["logmel"][key], rtol=1e-5)
+        np.testing.assert_allclose(augmented.manifest.normalisation["logmel"][key],
+                                   plain.manifest.normalisation["logmel"][key], rtol=1e-5)
 
     data = TrialData.from_shards(augmented.path)
     assert data.train_versions.tolist() == [0, 1, 2] * clips

@@ -25,10 +25,10 @@ def small_config(**overrides) -> DatasetConfig:
 def test_shards_follow_the_contract(ray_local, tmp_path):
     prepared = prepare(small_config(), tmp_path)
     manifest = json.loads((prepared.path / "manifest.json").read_text())
-    assert manifest["fingerprint"] == prepared.path.name
-    assert manifest["label_names"] == sorted(CLASSES)
-    assert manifest["shapes"] == {"waveform": [2000]}
-    assert manifest["sample_rate"] == 4000 and manifest["rejected"] == []
+    assert manifest.fingerprint == prepared.path.name
+    assert manifest.label_names == sorted(CLASSES)
+    assert manifest.shapes == {"waveform": [2000]}
+    assert manifest.sample_rate == 4000 and manifest.rejected == []
 
     ids = {}
     for split in ("train", "val", "test"):
@@ -37,8 +37,8 @@ def test_shards_follow_the_contract(ray_local, tmp_path):
         assert set(table.column("split").to_pylist()) == {split}
         ids[split] = set(table.column("id").to_pylist())
         labels = table.column("label").to_numpy()
-        expected = manifest["counts"][split]
-        for index, name in enumerate(manifest["label_names"]):
+        expected = manifest.counts[split]
+        for index, name in enumerate(manifest.label_names):
             assert (labels == index).sum() == expected[name]
         x, y = read_split(prepared.path, split, "waveform")
         assert x.shape == (len(table), 2000) and x.dtype == np.float32
@@ -46,10 +46,10 @@ def test_shards_follow_the_contract(ray_local, tmp_path):
     assert not ids["train"] & ids["val"] and not ids["train"] & ids["test"]
     assert not ids["val"] & ids["test"]
     assert sum(len(s) for s in ids.values()) == 10 * len(CLASSES)
-    assert all(manifest["counts"][s][c] > 0 for s in ("train", "val", "test") for c in CLASSES)
+    assert all(manifest.counts[s][c] > 0 for s in ("train", "val", "test") for c in CLASSES)
     # Normalisation statistics come from the train split alone.
     x_train, _ = read_split(prepared.path, "train", "waveform")
-    stats = manifest["normalisation"]["waveform"]
+    stats = manifest.normalisation["waveform"]
     assert stats["mean"] == [pytest.approx(float(x_train.mean()), abs=1e-5)]
     assert stats["std"] == [pytest.approx(float(x_train.std()), rel=1e-3)]
 
@@ -58,7 +58,7 @@ def test_waveforms_match_the_files(ray_local, tmp_path):
     prepared = prepare(small_config(), tmp_path)
     table = pq.read_table(prepared.path / "train.parquet").to_pandas()
     row = table.iloc[0]
-    audio, _ = sf.read(os.path.join(prepared.manifest["source"], row["id"]), dtype="float32")
+    audio, _ = sf.read(os.path.join(prepared.manifest.source, row["id"]), dtype="float32")
     stored = np.load(prepared.path / "train.waveform.npy", mmap_mode="r")[0]  # as the README says
     np.testing.assert_allclose(stored, audio, atol=1e-6)
 
@@ -108,8 +108,8 @@ def test_bad_files_are_skipped_and_listed(ray_local, tmp_path):
                             "chord/eight_channels.wav"}
     assert "silent" in reasons["chord/silent.wav"]
     assert "8 channels" in reasons["chord/eight_channels.wav"]
-    assert prepared.manifest["rejected"] == rejected.to_dict("records")
-    kept = sum(sum(c.values()) for c in prepared.manifest["counts"].values())
+    assert prepared.manifest.rejected == rejected.to_dict("records")
+    kept = sum(sum(c.values()) for c in prepared.manifest.counts.values())
     assert kept == 12  # every good clip kept
 
 

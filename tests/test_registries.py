@@ -61,8 +61,8 @@ def test_a_toy_layout_and_representation_run_through_data_prep(ray_local, toys, 
     assert code == 0
     shards = capsys.readouterr().out.split("shards: ")[-1].strip()
     manifest = read_manifest(shards)
-    assert manifest["representation"] == "energy" and manifest["shapes"] == {"energy": [20]}
-    assert manifest["label_names"] == ["high", "low"]
+    assert manifest.representation == "energy" and manifest.shapes == {"energy": [20]}
+    assert manifest.label_names == ["high", "low"]
     x, y = read_split(shards, "train", "energy")
     ids = pd.read_parquet(f"{shards}/train.parquet")["id"]
     for row, clip_id in enumerate(ids[:3]):

@@ -83,10 +83,10 @@ def test_predict_names_the_label_of_test_clips(experiment, capsys):
     info = json.loads((experiment / "experiment.json").read_text())
     manifest = read_manifest(info["shards"]["{}"])
     test = pd.read_parquet(Path(info["shards"]["{}"]) / "test.parquet")
-    files = [str(Path(manifest["source"]) / clip_id) for clip_id in test["id"]]
+    files = [str(Path(manifest.source) / clip_id) for clip_id in test["id"]]
     table = predict_files(experiment, files, top=2)
     top = table[table["rank"] == 1]
-    truth = [manifest["label_names"][label] for label in test["label"]]
+    truth = [manifest.label_names[label] for label in test["label"]]
     board = pd.read_csv(experiment / "leaderboard.csv")
     # From the audio files, predict reaches the best model's test accuracy on the shards.
     accuracy = (top["label"].to_numpy() == np.array(truth)).mean()

@@ -42,8 +42,8 @@ def test_class_folders_any_depth_and_format(ray_local, tmp_path):
         write(root / "pop" / f"p{i}.ogg", tone(660 + 10 * i), format="OGG")
     (root / "rock" / "notes.txt").write_text("not audio, not listed")
     prepared = prepare(config(root), tmp_path / "cache")
-    assert prepared.manifest["label_names"] == ["blues", "jazz", "pop", "rock"]
-    assert prepared.manifest["rejected"] == []
+    assert prepared.manifest.label_names == ["blues", "jazz", "pop", "rock"]
+    assert prepared.manifest.rejected == []
     ids = []
     for split in ("train", "val", "test"):
         x, y = read_split(prepared.path, split, "waveform")
@@ -87,8 +87,8 @@ def test_speech_commands_noise_is_recorded_not_a_class(ray_local, tmp_path):
     root = tmp_path / "sc"
     make_speech_commands(root)
     prepared = prepare(config(root, sample_rate=16000, clip_seconds=1.0), tmp_path / "cache")
-    assert prepared.manifest["label_names"] == ["no", "up", "yes"]
-    assert [p.split("/")[-1] for p in prepared.manifest["noise_files"]] == ["white_noise.wav"]
+    assert prepared.manifest.label_names == ["no", "up", "yes"]
+    assert [p.split("/")[-1] for p in prepared.manifest.noise_files] == ["white_noise.wav"]
 
 
 def test_without_lists_speakers_stay_on_one_side(tmp_path):
@@ -122,14 +122,14 @@ def test_multilabel_csv_with_vocabulary(ray_local, tmp_path):
     prepared = prepare(config(tmp_path / "dev.csv", csv=csv, min_seconds=0.1),
                        tmp_path / "cache")
     manifest = prepared.manifest
-    assert manifest["multi_label"] and manifest["label_names"] == sorted(names)
+    assert manifest.multi_label and manifest.label_names == sorted(names)
     x, y = read_split(prepared.path, "train", "waveform")
     assert y.shape == (len(x), 3) and set(np.unique(y)) <= {0.0, 1.0}
     table = pd.read_parquet(prepared.path / "train.parquet")
     first = table[table["id"] == "0.wav"]
     assert sorted(first["labels"].iloc[0]) == [0, 1, 2]
     assert len(pd.read_parquet(prepared.path / "test.parquet")) == 4  # eval -> test
-    assert manifest["counts"]["train"]["Speech"] == int(y[:, 2].sum())
+    assert manifest.counts["train"]["Speech"] == int(y[:, 2].sum())
 
 
 def test_csv_errors_name_the_file_row_and_column(tmp_path):
@@ -225,8 +225,8 @@ def test_every_kind_of_bad_file_is_skipped_and_listed(ray_local, tmp_path):
     assert set(reasons) == set(expected)
     for name, word in expected.items():
         assert word in reasons[name], (name, reasons[name])
-    assert prepared.manifest["rejected"] == rejected.to_dict("records")
-    kept = sum(sum(c.values()) for c in prepared.manifest["counts"].values())
+    assert prepared.manifest.rejected == rejected.to_dict("records")
+    kept = sum(sum(c.values()) for c in prepared.manifest.counts.values())
     assert kept == 10  # every good clip kept
 
 
@@ -268,8 +268,8 @@ def test_max_seconds_keeps_more_than_a_model_sees(ray_local, tmp_path):
         for i in range(3):
             write(root / label / f"{i}.wav", tone(400, 2.0))
     prepared = prepare(config(root, max_seconds=1.5), tmp_path / "cache")
-    assert prepared.manifest["shapes"]["waveform"] == [12000]
-    assert prepared.manifest["clip_samples"] == 4000
+    assert prepared.manifest.shapes["waveform"] == [12000]
+    assert prepared.manifest.clip_samples == 4000
 
 
 def test_shared_speech_commands_small(ray_local, tmp_path, shared_data):
@@ -289,8 +289,8 @@ def test_shared_speech_commands_small(ray_local, tmp_path, shared_data):
     (kept / "_background_noise_").symlink_to(root / "_background_noise_")
     prepared = prepare(config(kept, sample_rate=16000, clip_seconds=1.0), tmp_path)
     manifest = prepared.manifest
-    assert set(manifest["label_names"]) == words
-    assert manifest["noise_files"][0].endswith("running_tap.wav")
+    assert set(manifest.label_names) == words
+    assert manifest.noise_files[0].endswith("running_tap.wav")
     for split in ("val", "test"):
         ids = set(pd.read_parquet(prepared.path / f"{split}.parquet")["id"])
         assert ids and ids <= listed[split]
@@ -302,12 +302,12 @@ def test_shared_speech_commands_test_layout(ray_local, tmp_path, shared_data):
     root = shared_data / "speech_commands_test_small"
     prepared = prepare(config(root, sample_rate=16000, clip_seconds=1.0,
                               representation="logmel"), tmp_path)
-    names = prepared.manifest["label_names"]
+    names = prepared.manifest.label_names
     assert "_unknown_" in names and "_silence_" in names and len(names) == 12
     x, y = read_split(prepared.path, "train", "logmel")
     assert x.shape[1:] == (64, 1 + 16000 // 128) and np.isfinite(x).all()
-    total = sum(sum(c.values()) for c in prepared.manifest["counts"].values())
-    assert total + len(prepared.manifest["rejected"]) == 96
+    total = sum(sum(c.values()) for c in prepared.manifest.counts.values())
+    assert total + len(prepared.manifest.rejected) == 96
 
 
 def test_shared_spoken_digit_csv(ray_local, tmp_path, shared_data):
@@ -316,20 +316,20 @@ def test_shared_spoken_digit_csv(ray_local, tmp_path, shared_data):
     prepared = prepare(config(root / "train_labels.csv", csv=csv, clip_seconds=1.0,
                               representation="mfcc", n_mfcc=13), tmp_path)
     manifest = prepared.manifest
-    assert manifest["label_names"] == [str(d) for d in range(10)]
+    assert manifest.label_names == [str(d) for d in range(10)]
     # Its manifest names 2500 clips of which the subset ships 100: the rest are listed.
     present = {p.name for p in (root / "audio").iterdir()}
-    total = sum(sum(c.values()) for c in manifest["counts"].values())
+    total = sum(sum(c.values()) for c in manifest.counts.values())
     assert total == len(present) == 100
-    assert {r["reason"] for r in manifest["rejected"]} == {"missing: no such file"}
-    assert len(manifest["rejected"]) == 2500 - 100
-    assert not present & {r["id"] for r in manifest["rejected"]}
+    assert {r["reason"] for r in manifest.rejected} == {"missing: no such file"}
+    assert len(manifest.rejected) == 2500 - 100
+    assert not present & {r["id"] for r in manifest.rejected}
     x, _ = read_split(prepared.path, "train", "mfcc")
     assert x.shape[1:] == (13, 1 + 8000 // 128)
-    mean = np.asarray(manifest["normalisation"]["mfcc"]["mean"])
+    mean = np.asarray(manifest.normalisation["mfcc"]["mean"])
     assert mean.shape == (13, 1)
     np.testing.assert_allclose(mean[:, 0], x.mean(axis=(0, 2)), rtol=1e-4, atol=1e-3)
-    json.dumps(manifest)  # serialisable as written
+    json.dumps(manifest.to_dict())  # serialisable as written
 
 
 def test_data_prep_command_prints_a_summary(ray_local, tmp_path, capsys):

@@ -94,7 +94,7 @@ class TrialData:
     def from_shards(cls, shard_dir: str | Path) -> TrialData:
         """Train and val only: the test split stays out of every trial."""
         manifest = read_manifest(shard_dir)
-        representation = manifest["representation"]
+        representation = manifest.representation
         columns = input_columns(manifest)
         x_train, y_train = read_split(shard_dir, "train", columns)
         x_val, y_val = read_split(shard_dir, "val", columns)
@@ -103,11 +103,11 @@ class TrialData:
         noise = read_noise_bank(shard_dir) if representation == "waveform" else None
         layers = None
         if representation == EMBEDDING:
-            sizes = [manifest["shapes"][c][0] for c in columns]
+            sizes = [manifest.shapes[c][0] for c in columns]
             ends = np.cumsum(sizes).tolist()
             layers = {name: (end - size, end)
-                      for name, size, end in zip(manifest["layers"], sizes, ends, strict=True)}
-        return cls(x_train, y_train, x_val, y_val, manifest["label_names"], mean, std,
+                      for name, size, end in zip(manifest.layers, sizes, ends, strict=True)}
+        return cls(x_train, y_train, x_val, y_val, manifest.label_names, mean, std,
                    representation, crop, noise, layers,
                    train_versions=read_copies(shard_dir, "train"))
 
@@ -164,7 +164,7 @@ def normalise(x: np.ndarray, normalisation: Mapping[str, Any]) -> np.ndarray:
 
 def normalisation(manifest: dict, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Train-split mean and std of the columns, joined as `read_split` joins them."""
-    stats = [manifest["normalisation"][c] for c in columns]
+    stats = [manifest.normalisation[c] for c in columns]
     mean, std = ([np.asarray(s[key], np.float32) for s in stats] for key in ("mean", "std"))
     if len(columns) == 1:
         return mean[0], std[0]
@@ -173,11 +173,11 @@ def normalisation(manifest: dict, columns: list[str]) -> tuple[np.ndarray, np.nd
 
 def _crop_length(manifest: dict) -> int | None:
     """With `max_seconds`, shards keep more than `clip_seconds`: training crops at random."""
-    stored, seen = manifest.get("stored_samples"), manifest.get("clip_samples")
+    stored, seen = manifest.stored_samples, manifest.clip_samples
     if not stored or stored == seen:
         return None
-    if manifest["representation"] == "waveform":
+    if manifest.representation == "waveform":
         return seen
-    if manifest["representation"] in ("logmel", "mfcc"):
-        return 1 + seen // manifest["params"]["hop_length"]
+    if manifest.representation in ("logmel", "mfcc"):
+        return 1 + seen // manifest.params["hop_length"]
     return None

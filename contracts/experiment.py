@@ -1,0 +1,51 @@
+"""What a search writes about itself beside its trials (`experiment.json`), for the
+leaderboard, report, export, predict and ensemble to read back as the same typed object.
+
+Version 1 (before this module) had no `version` and no `objectives`: read as one objective,
+the metric.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EXPERIMENT_FILE = "experiment.json"
+VERSION = 2
+
+
+@dataclass
+class ExperimentInfo:
+    metric: str  # the first objective: what the scheduler stops on and trials rank by
+    mode: str
+    max_epochs: int
+    trainable: str
+    shards: dict[str, str]  # data variant key -> shard folder
+    spec: dict[str, Any]  # the space file as given (its keys resolved)
+    objectives: list[tuple[str, str]] = field(default_factory=list)  # (metric, mode) each
+    search_seconds: float | None = None
+    version: int = VERSION
+
+    def __post_init__(self) -> None:
+        self.objectives = [tuple(o) for o in self.objectives] or [(self.metric, self.mode)]
+
+    @property
+    def further_objectives(self) -> list[tuple[str, str]]:
+        """The objectives besides the metric."""
+        return self.objectives[1:]
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ExperimentInfo:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{"version": 1, **{k: v for k, v in raw.items() if k in known}})
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+
+def read_info(experiment_dir: str | Path) -> ExperimentInfo:
+    return ExperimentInfo.from_dict(
+        json.loads((Path(experiment_dir) / EXPERIMENT_FILE).read_text()))
