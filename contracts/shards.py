@@ -13,6 +13,7 @@ before kept them as a Parquet column, which `read_split` still reads.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,12 @@ def join_array_parts(shard_dir: str | Path, split: str, column: str) -> int:
                   "fortran_order": False, "shape": (rows, *shape)})
         for part in parts:
             np.load(part).astype(np.float32, copy=False).tofile(out)
+        # On disk before the folder is renamed into place: a crash cannot leave a finished-
+        # looking cache with half its arrays, and the trials that start next do not wait on
+        # gigabytes of writeback (measured: first batch 10 s after a 100k-clip preparation
+        # without it, 1.2 s with the data already on disk).
+        out.flush()
+        os.fsync(out.fileno())
     shutil.rmtree(folder)
     return rows
 

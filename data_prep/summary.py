@@ -95,11 +95,11 @@ def describe(manifest: Manifest) -> list[str]:
         lines.append(line)
     if manifest.copies:
         augment = manifest.params["augment"]
-        lines.append(f"  train + {manifest['copies']} copies of each clip (pitch "
+        lines.append(f"  train + {manifest.copies} copies of each clip (pitch "
                      f"{augment['pitch_semitones']} semitones, tempo {augment['stretch']}); "
                      "an epoch draws one version per clip")
     if manifest.duplicates:
-        lines.append(f"  {len(manifest['duplicates'])} sets of identical clips "
+        lines.append(f"  {len(manifest.duplicates)} sets of identical clips "
                      "(duplicates.csv)")
     lines += [f"warning: {text}" for text in warnings(manifest)]
     return lines

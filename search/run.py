@@ -211,7 +211,7 @@ def prepare_variants(spec: Spec, results: Path) -> dict[str, str]:
         verb = "reused" if prepared.reused else "prepared"
         label = f" {key}" if key != "{}" else ""
         print(f"Data{label} {verb} in {prepared.seconds:.1f}s: {prepared.path} {counts}, "
-              f"{len(prepared.manifest['rejected'])} rejected")
+              f"{len(prepared.manifest.rejected)} rejected")
         for line in describe_data(prepared.manifest):
             print(f"  {line}")
         shard_dirs[key] = str(prepared.path)
