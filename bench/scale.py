@@ -35,7 +35,7 @@ from data_prep import synthetic
 ROOT = Path("results/bench/scale")
 GB = 2**30
 SPACE = {
-    "trainable": "cnn1d", "metric": "val_accuracy", "mode": "max",
+    "model": "cnn1d", "metric": "val_accuracy", "mode": "max",
     "searcher": {"type": "random", "seed": 0}, "scheduler": {"type": "none"},
     "max_epochs": 1, "num_samples": 2, "resources": {"cpu": 1, "gpu": 0},
     "fixed": {"batch_size": 64, "first_kernel": 80, "first_stride": 16, "pool": 4,

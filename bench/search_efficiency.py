@@ -34,7 +34,7 @@ SPACE = {
     "dataset": {"sample_rate": 8000, "clip_seconds": 1.0, "representation": "logmel",
                 "n_fft": 512, "hop_length": 128, "n_mels": 32,
                 "synthetic": {"clips_per_class": 100}},
-    "trainable": "cnn2d",
+    "model": "cnn2d",
     "metric": "val_accuracy",
     "mode": "max",
     "max_epochs": 6,

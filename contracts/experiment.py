@@ -1,8 +1,8 @@
 """What a search writes about itself beside its trials (`experiment.json`), for the
 leaderboard, report, export, predict and ensemble to read back as the same typed object.
 
-Version 1 (before this module) had no `version` and no `objectives`: read as one objective,
-the metric.
+Version 1 (before this module) had no `version` and no `objectives` (read as one objective,
+the metric), and named the model `trainable`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class ExperimentInfo:
     metric: str  # the first objective: what the scheduler stops on and trials rank by
     mode: str
     max_epochs: int
-    trainable: str
+    model: str  # the model family the trials train
     shards: dict[str, str]  # data variant key -> shard folder
     spec: dict[str, Any]  # the space file as given (its keys resolved)
     objectives: list[tuple[str, str]] = field(default_factory=list)  # (metric, mode) each
@@ -40,6 +40,7 @@ class ExperimentInfo:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ExperimentInfo:
         known = {f.name for f in dataclasses.fields(cls)}
+        raw = {("model" if k == "trainable" else k): v for k, v in raw.items()}  # version 1
         return cls(**{"version": 1, **{k: v for k, v in raw.items() if k in known}})
 
     def to_json(self) -> str:

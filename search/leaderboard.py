@@ -136,7 +136,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             status = "complete" if stop_reason else "stopped_early"
         rows.append({
             "trial_id": trial_id,
-            "trainable": params.get("model", info.trainable),
+            "model": params.get("model", info.model),
             f"{metric}_best": best,
             "best_epoch": at_best.get("epoch"),
             f"{metric}_last": last.get(metric, math.nan),

@@ -310,7 +310,7 @@ def write(experiment_dir: str | Path) -> Path:
 display:block;margin:1em 0}}table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px
 solid #ccc;padding:3px 8px}}</style></head><body>
 <h1>{html.escape(experiment_dir.name)}</h1>
-<p>{len(board)} trials of {html.escape(info.trainable)}, ranked by {metric} ({mode}).</p>
+<p>{len(board)} trials of {html.escape(info.model)}, ranked by {metric} ({mode}).</p>
 {summary}{body}</body></html>"""
     path = out / "report.html"
     path.write_text(page)

@@ -114,7 +114,7 @@ def apply_overrides(spec: Spec, args: argparse.Namespace) -> Spec:
 
 
 def describe(spec: Spec, concurrent: int) -> str:
-    lines = [f"experiment: {spec.name}", f"trainable: {spec.trainable}",
+    lines = [f"experiment: {spec.name}", f"model: {spec.model}",
              f"metric: {spec.metric} ({spec.mode})",
              f"searcher: {spec.searcher}", f"scheduler: {spec.scheduler}",
              f"trials: {spec.num_samples}, up to {spec.max_epochs} epochs each",
@@ -274,13 +274,13 @@ def run(
 
     resuming = tune.Tuner.can_restore(store.uri)
     info = ExperimentInfo(metric=spec.metric, mode=spec.mode, max_epochs=spec.max_epochs,
-                          trainable=spec.trainable, shards=shard_dirs, spec=spec.raw,
+                          model=spec.model, shards=shard_dirs, spec=spec.raw,
                           objectives=spec.objectives)
     store.write_text(EXPERIMENT_FILE, info.to_json())
 
     searcher_seed = seed if seed is not None else spec.searcher.get("seed", 0)
     verb = "Resuming" if resuming else "Searching"
-    print(f"{verb} {spec.num_samples} trials of {spec.trainable}, {concurrent} at once, up to"
+    print(f"{verb} {spec.num_samples} trials of {spec.model}, {concurrent} at once, up to"
           f" {spec.max_epochs} epochs each -> {store.uri}")
     started = time.perf_counter()
     tuner = make_tuner(spec, make_trainable(spec, shard_dirs), store, concurrent, searcher_seed,

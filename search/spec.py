@@ -21,11 +21,12 @@ from .space import Param, SearchSpace
 from .strategies import SCHEDULERS, SEARCHERS
 
 TOP_KEYS = {
-    "name", "dataset", "trainable", "metric", "mode", "searcher", "scheduler", "max_epochs",
+    "name", "dataset", "model", "metric", "mode", "searcher", "scheduler", "max_epochs",
     "num_samples", "max_concurrent", "time_budget_s", "resources", "fixed", "space",
     "max_failures", "max_epoch_seconds", "start_from", "objectives",
 }
-REQUIRED = ("trainable", "space")
+REQUIRED = ("model", "space")
+LEGACY_MODEL_KEY = "trainable"  # the top-level `model` key's name in earlier space files
 
 # What a trial costs, as each epoch reports it: objectives besides the validation metrics.
 COSTS = ("infer_ms_per_clip", "params", "macs", "epoch_time_s", "train_time_s")
@@ -38,7 +39,7 @@ RESOURCES = {"cpu", "gpu"}
 class Spec:
     name: str
     dataset: DatasetConfig
-    trainable: str
+    model: str  # the registered model family every trial trains
     metric: str
     mode: str
     space: SearchSpace
@@ -67,7 +68,7 @@ class Spec:
     @property
     def fixed_config(self) -> dict[str, Any]:
         """What every trial's config holds besides the searched keys."""
-        return {**self.space.fixed, "model": self.trainable, "max_epochs": self.max_epochs,
+        return {**self.space.fixed, "model": self.model, "max_epochs": self.max_epochs,
                 "max_epoch_seconds": self.epoch_seconds_limit}
 
     @property
@@ -132,10 +133,10 @@ def _check_data_keys(space: SearchSpace, dataset: DatasetConfig) -> None:
                               "(each variant is prepared before the trials start)")
 
 
-def _check_trial_keys(trainable: str, space: SearchSpace) -> None:
-    """Every fixed and searched key is one the trainable reads, with values it can take;
+def _check_trial_keys(model: str, space: SearchSpace) -> None:
+    """Every fixed and searched key is one the model reads, with values it can take;
     every `when` condition can come true."""
-    schema = loop.schema(trainable)
+    schema = loop.schema(model)
     for name, value in space.fixed.items():
         _check_key(schema, name, "fixed")
         if problem := schema[name].problem(value):
@@ -159,7 +160,7 @@ def _check_key(schema: Schema, name: str, where: str) -> None:
         raise ConfigError(f"{where}.{name}: set it at the top level of the space file")
     if name in loop.INTERNAL:
         raise ConfigError(f"{where}.{name}: set by the search itself; use the top-level "
-                          "`trainable` to choose the model")
+                          "the top-level `model` to choose it")
     if name not in schema:
         raise ConfigError(f"{where}.{schema.unknown(name)}")
 
@@ -322,12 +323,12 @@ def _values(space: SearchSpace, key: str) -> list[Any]:
     return [v for p in space.params if p.name == key and p.kind == "choice" for v in p.args]
 
 
-def _check_pretrained(trainable: str, space: SearchSpace, dataset: DatasetConfig) -> None:
-    if trainable.startswith("panns_") and any(_values(space, "pretrained")):
+def _check_pretrained(model: str, space: SearchSpace, dataset: DatasetConfig) -> None:
+    if model.startswith("panns_") and any(_values(space, "pretrained")):
         differ = {k: getattr(dataset, k) for k, v in PRESETS["panns"].items()
                   if getattr(dataset, k) != v}
         if differ:
-            raise ConfigError(f"dataset: the published {trainable} weights expect the PANNs "
+            raise ConfigError(f"dataset: the published {model} weights expect the PANNs "
                               f"front end; set dataset.preset: panns (now {differ})")
     if dataset.embed.enabled:
         for value in _values(space, "layer"):
@@ -340,14 +341,18 @@ def _check_pretrained(trainable: str, space: SearchSpace, dataset: DatasetConfig
 def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     if not isinstance(raw, dict):
         raise ConfigError("the space file must hold a mapping of keys at the top level")
+    if LEGACY_MODEL_KEY in raw:  # still read: it is the same key
+        if "model" in raw:
+            raise ConfigError("trainable: the earlier name of `model`; give one of the two")
+        raw = {("model" if k == LEGACY_MODEL_KEY else k): v for k, v in raw.items()}
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown key; allowed top-level keys: {sorted(TOP_KEYS)}")
     for key in REQUIRED:
         if key not in raw:
             raise ConfigError(f"{key}: missing; a space file needs {list(REQUIRED)}")
-    if raw["trainable"] not in models.names():
-        raise ConfigError(f"trainable: {raw['trainable']!r} is not one of {models.names()}")
+    if raw["model"] not in models.names():
+        raise ConfigError(f"model: {raw['model']!r} is not one of {models.names()}")
     objectives = _objectives(raw)
     known_metrics = sorted({*reported(False), *reported(True)})
     if objectives[0][0] not in known_metrics:
@@ -378,15 +383,15 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     dataset = DatasetConfig.from_dict(raw.get("dataset"))
     space = SearchSpace(raw["space"], raw.get("fixed") or {})
     _check_data_keys(space, dataset)
-    _check_trial_keys(raw["trainable"], space)
+    _check_trial_keys(raw["model"], space)
     _check_objectives(objectives, dataset)
     _check_loss(space, dataset)
-    _check_pretrained(raw["trainable"], space, dataset)
-    readable = models.inputs(raw["trainable"])
+    _check_pretrained(raw["model"], space, dataset)
+    readable = models.inputs(raw["model"])
     for variant in _variants(dataset, space).values():
         if variant.output_representation not in readable:
             raise ConfigError(
-                f"dataset.representation: {raw['trainable']!r} reads {list(readable)}, not "
+                f"dataset.representation: {raw['model']!r} reads {list(readable)}, not "
                 f"{variant.output_representation!r}"
             )
     searcher = _section(raw, "searcher", {s.name: s.options for s in SEARCHERS}, "optuna_tpe")
@@ -400,7 +405,7 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     return Spec(
         name=raw.get("name") or default_name,
         dataset=dataset,
-        trainable=raw["trainable"],
+        model=raw["model"],
         metric=objectives[0][0],
         mode=objectives[0][1],
         space=space,

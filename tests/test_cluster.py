@@ -39,7 +39,7 @@ def test_search_places_trials_on_both_nodes_of_a_cluster(tmp_path):
         time.sleep(8)
         space = tmp_path / "tiny.yaml"
         space.write_text(yaml.safe_dump({
-            "name": "two-nodes", "trainable": "cnn1d", "metric": "val_accuracy",
+            "name": "two-nodes", "model": "cnn1d", "metric": "val_accuracy",
             "mode": "max",
             "dataset": {"sample_rate": 8000, "clip_seconds": 0.5,
                         "synthetic": {"clips_per_class": 40, "classes": ["tone", "beeps"]}},

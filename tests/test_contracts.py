@@ -8,8 +8,8 @@ from contracts.manifest import VERSION, Manifest, read_manifest
 
 
 def test_experiment_info_round_trips_and_reads_the_first_version(tmp_path):
-    info = ExperimentInfo(metric="val_accuracy", mode="max", max_epochs=3, trainable="cnn1d",
-                          shards={"{}": "/x"}, spec={"trainable": "cnn1d"},
+    info = ExperimentInfo(metric="val_accuracy", mode="max", max_epochs=3, model="cnn1d",
+                          shards={"{}": "/x"}, spec={"model": "cnn1d"},
                           objectives=[("val_accuracy", "max"), ("params", "min")])
     (tmp_path / "experiment.json").write_text(info.to_json())
     assert read_info(tmp_path) == info
@@ -20,6 +20,7 @@ def test_experiment_info_round_trips_and_reads_the_first_version(tmp_path):
     read = read_info(tmp_path)
     assert read.version == 1 and read.objectives == [("val_loss", "min")]
     assert read.further_objectives == [] and read.search_seconds == 12.5
+    assert read.model == "mlp"  # version 1's `trainable`
 
 
 def test_manifest_round_trips_and_reads_the_first_version(tmp_path):

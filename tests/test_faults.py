@@ -23,7 +23,7 @@ FIXED = {"batch_size": 8, "first_kernel": 16, "first_stride": 4, "pool": 4, "cha
 
 def test_raising_and_diverging_trials_are_recorded_and_the_search_goes_on(ray_local, tmp_path):
     spec = parse_spec({
-        "name": "faults", "dataset": TINY_DATA, "trainable": "cnn1d",
+        "name": "faults", "dataset": TINY_DATA, "model": "cnn1d",
         "metric": "val_accuracy", "mode": "max",
         "searcher": {"type": "random", "seed": 5}, "scheduler": {"type": "none"},
         "max_epochs": 3, "num_samples": 6,
@@ -58,7 +58,7 @@ def finished_trials(experiment: Path, epochs: int) -> dict[str, bytes]:
 def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path, corrupt):
     space = tmp_path / "tiny.yaml"
     space.write_text(yaml.safe_dump({
-        "name": "killed", "trainable": "cnn1d",
+        "name": "killed", "model": "cnn1d",
         # Trials of about a second each, so that the kill lands between two of them.
         "dataset": {**TINY_DATA, "sample_rate": 8000, "clip_seconds": 0.5,
                     "synthetic": {"clips_per_class": 60, "classes": ["tone", "beeps"]}},
@@ -106,7 +106,7 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path, cor
 def test_storage_uri_holds_the_experiment_and_a_rerun_resumes_it(ray_local, tmp_path):
     """`--storage` as a URI (here file://, as s3:// or gs:// would be): trials and the
     leaderboard land there; the same command again restores the finished experiment."""
-    raw = {"name": "stored", "dataset": TINY_DATA, "trainable": "cnn1d",
+    raw = {"name": "stored", "dataset": TINY_DATA, "model": "cnn1d",
            "metric": "val_accuracy", "mode": "max", "searcher": {"type": "random", "seed": 0},
            "scheduler": {"type": "none"}, "max_epochs": 2, "num_samples": 3, "fixed": FIXED,
            "space": {"lr": {"loguniform": [1e-3, 1e-2]}}}
@@ -131,7 +131,7 @@ def test_max_failures_restarts_a_killed_trial_from_its_checkpoint(ray_local, tmp
     import threading
 
     spec = parse_spec({
-        "name": "retry", "trainable": "cnn1d", "metric": "val_accuracy", "mode": "max",
+        "name": "retry", "model": "cnn1d", "metric": "val_accuracy", "mode": "max",
         "dataset": {**TINY_DATA, "clip_seconds": 1.0,
                     "synthetic": {"clips_per_class": 40, "classes": ["tone", "beeps"]}},
         "searcher": {"type": "random", "seed": 0}, "scheduler": {"type": "none"},
@@ -172,7 +172,7 @@ def test_two_searches_run_side_by_side_and_keep_the_token_private(tmp_path):
     for name in ("left", "right"):
         space = tmp_path / f"{name}.yaml"
         space.write_text(yaml.safe_dump({
-            "name": name, "trainable": "cnn1d", "dataset": TINY_DATA,
+            "name": name, "model": "cnn1d", "dataset": TINY_DATA,
             "metric": "val_accuracy", "mode": "max", "searcher": {"type": "random", "seed": 0},
             "scheduler": {"type": "none"}, "max_epochs": 2, "num_samples": 2,
             "max_concurrent": 1, "fixed": FIXED, "space": {"lr": {"choice": [1e-3, 3e-3]}},
@@ -200,7 +200,7 @@ def test_two_searches_run_side_by_side_and_keep_the_token_private(tmp_path):
 def test_ctrl_c_ends_with_a_non_zero_exit_and_keeps_the_leaderboard(tmp_path):
     space = tmp_path / "interrupted.yaml"
     space.write_text(yaml.safe_dump({
-        "name": "interrupted", "trainable": "cnn1d",
+        "name": "interrupted", "model": "cnn1d",
         "dataset": {**TINY_DATA, "synthetic": {"clips_per_class": 60,
                                                "classes": ["tone", "beeps"]}},
         "metric": "val_accuracy", "mode": "max", "searcher": {"type": "random", "seed": 0},

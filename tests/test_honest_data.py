@@ -162,7 +162,7 @@ def test_quiet_test_speakers_are_warned_of_and_loudness_levels_them(ray_local, t
 def test_loudness_is_a_searchable_preparation_key(tmp_path):
     from search.spec import parse_spec
 
-    spec = parse_spec({"trainable": "cnn1d", "metric": "val_accuracy", "mode": "max",
+    spec = parse_spec({"model": "cnn1d", "metric": "val_accuracy", "mode": "max",
                        "space": {"data.loudness": {"choice": ["none", "rms"]}}})
     assert sorted(v.loudness for v in spec.dataset_variants().values()) == ["none", "rms"]
     with pytest.raises(ConfigError, match=r"dataset\.loudness: 'loud' is not one of"):

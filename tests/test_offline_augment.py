@@ -125,7 +125,7 @@ def test_an_epoch_draws_one_version_of_each_clip(config):
 
 def test_augmentation_keys_are_searched_as_data_variants(tmp_path):
     spec = parse_spec({
-        "trainable": "cnn2d", "metric": "val_accuracy", "mode": "max",
+        "model": "cnn2d", "metric": "val_accuracy", "mode": "max",
         "dataset": {"representation": "logmel",
                     "augment": {"pitch_semitones": [-3, 3], "stretch": [0.9, 1.1]}},
         "space": {"data.augment.copies": {"choice": [0, 2]}}})
@@ -133,7 +133,7 @@ def test_augmentation_keys_are_searched_as_data_variants(tmp_path):
     assert sorted(v.augment.copies for v in variants.values()) == [0, 2]
     assert all(v.augment.pitch_semitones == (-3.0, 3.0) for v in variants.values())
     with pytest.raises(ConfigError, match="augment.copiez"):
-        parse_spec({"trainable": "cnn2d", "metric": "val_accuracy", "mode": "max",
+        parse_spec({"model": "cnn2d", "metric": "val_accuracy", "mode": "max",
                     "dataset": {"representation": "logmel"},
                    "space": {"data.augment.copiez": {"choice": [0, 2]}}})
 

@@ -90,7 +90,7 @@ def test_a_new_searcher_is_one_registered_function(tmp_path):
         return optuna.samplers.QMCSampler(seed=seed, scramble=options.get("scramble", True))
 
     try:
-        raw = {"trainable": "mlp", "metric": "val_accuracy", "mode": "max",
+        raw = {"model": "mlp", "metric": "val_accuracy", "mode": "max",
                "dataset": {"representation": "features"},
                "space": {"lr": {"loguniform": [1e-4, 1e-2]}}}
         spec = parse_spec({**raw, "searcher": {"type": "qmc", "scramble": False}})

@@ -21,7 +21,7 @@ SPACE = {
     "dataset": {"sample_rate": 4000, "clip_seconds": 0.5, "representation": "logmel",
                 "n_fft": 256, "hop_length": 64, "n_mels": 32,
                 "synthetic": {"clips_per_class": 30, "classes": EASY}},
-    "trainable": "cnn2d",
+    "model": "cnn2d",
     "metric": "val_accuracy",
     "mode": "max",
     "searcher": {"type": "random", "seed": 0},

@@ -15,7 +15,7 @@ SPACE = {
     "name": "tiny",
     "dataset": {"sample_rate": 4000, "clip_seconds": 0.5,
                 "synthetic": {"clips_per_class": 12, "classes": ["tone", "chirp_up", "beeps"]}},
-    "trainable": "cnn1d",
+    "model": "cnn1d",
     "metric": "val_accuracy",
     "mode": "max",
     "searcher": {"type": "optuna_tpe", "seed": 3, "n_startup_trials": 2},

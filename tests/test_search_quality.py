@@ -19,7 +19,7 @@ FIXED = {"first_kernel": 16, "first_stride": 4, "channels": 8, "conv_layers": 2}
 
 
 def spec(**raw):
-    return parse_spec({"trainable": "cnn1d", "metric": "val_accuracy", "mode": "max",
+    return parse_spec({"model": "cnn1d", "metric": "val_accuracy", "mode": "max",
                        "dataset": DATA} | raw)
 
 
@@ -173,7 +173,7 @@ def test_a_two_objective_search_marks_its_pareto_front(ray_local, tmp_path, caps
     from search.pareto import front
 
     experiment = run(parse_spec({
-        "trainable": "cnn1d", "name": "front", "dataset": DATA, "max_epochs": 2,
+        "model": "cnn1d", "name": "front", "dataset": DATA, "max_epochs": 2,
         "objectives": [{"metric": "val_accuracy", "mode": "max"},
                        {"metric": "params", "mode": "min"}],
         "searcher": {"type": "optuna_tpe", "seed": 0, "n_startup_trials": 3},
@@ -223,4 +223,4 @@ def test_bad_objectives_are_named(raw, message):
     from data_prep.config import ConfigError
 
     with pytest.raises(ConfigError, match=message):
-        parse_spec({"trainable": "cnn1d", "dataset": DATA, "space": {}} | raw)
+        parse_spec({"model": "cnn1d", "dataset": DATA, "space": {}} | raw)

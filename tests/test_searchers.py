@@ -41,7 +41,7 @@ def test_median_rule_stops_below_the_median_and_never_pauses():
 
 def test_median_search_stops_weak_trials_without_repeating_epochs(ray_local, tmp_path):
     spec = parse_spec({
-        "name": "median", "dataset": TINY, "trainable": "cnn1d", "metric": "val_accuracy",
+        "name": "median", "dataset": TINY, "model": "cnn1d", "metric": "val_accuracy",
         "mode": "max", "searcher": {"type": "random", "seed": 0},
         "scheduler": {"type": "median", "grace_period": 1, "min_samples": 2},
         "max_epochs": 5, "num_samples": 8, "max_concurrent": 2, "fixed": FIXED,
@@ -60,7 +60,7 @@ def test_median_search_stops_weak_trials_without_repeating_epochs(ray_local, tmp
 
 def test_grid_visits_every_point_once(ray_local, tmp_path):
     spec = parse_spec({
-        "name": "grid", "dataset": TINY, "trainable": "cnn1d", "metric": "val_accuracy",
+        "name": "grid", "dataset": TINY, "model": "cnn1d", "metric": "val_accuracy",
         "mode": "max", "searcher": {"type": "grid"}, "scheduler": {"type": "none"},
         "max_epochs": 1, "fixed": FIXED,
         "space": {"act": {"choice": ["relu", "tanh"]}, "kernel_size": {"qint": [3, 7, 2]}},
@@ -72,7 +72,7 @@ def test_grid_visits_every_point_once(ray_local, tmp_path):
 
 
 def test_grid_needs_discrete_keys_and_options_are_checked():
-    base = {"trainable": "cnn1d", "metric": "val_accuracy", "mode": "max",
+    base = {"model": "cnn1d", "metric": "val_accuracy", "mode": "max",
             "searcher": {"type": "grid"}, "space": {"lr": {"loguniform": [1e-4, 1e-2]}}}
     with pytest.raises(ConfigError, match=r"space\.lr: a loguniform range has no grid"):
         parse_spec(base)
@@ -88,7 +88,7 @@ def test_preprocessing_variants_are_prepared_once_and_trials_get_theirs(
         ray_local, tmp_path, capsys):
 
     raw = {
-        "name": "variants", "trainable": "cnn2d", "metric": "val_accuracy", "mode": "max",
+        "name": "variants", "model": "cnn2d", "metric": "val_accuracy", "mode": "max",
         "dataset": {**TINY, "representation": "logmel", "n_fft": 256},
         "searcher": {"type": "random", "seed": 0}, "scheduler": {"type": "none"},
         "max_epochs": 1, "num_samples": 6,
@@ -119,7 +119,7 @@ def test_preprocessing_variants_are_prepared_once_and_trials_get_theirs(
      r"dataset\.representation: 'cnn2d' reads \['logmel', 'mfcc'\], not 'waveform'"),
 ])
 def test_preprocessing_key_errors(param, message):
-    raw = {"trainable": "cnn2d", "metric": "val_accuracy", "mode": "max",
+    raw = {"model": "cnn2d", "metric": "val_accuracy", "mode": "max",
            "dataset": {"representation": "logmel"}, "space": param}
     with pytest.raises(ConfigError, match=message):
         parse_spec(raw)

@@ -21,7 +21,7 @@ WEIGHTS = {"panns.yaml": ("fixed.pretrained", write_panns, "panns_cnn6"),
 def test_gpu_spaces_hold_the_documents_full_ranges_and_validate(space):
     spec = load_spec(space)
     assert spec.resources["gpu"] > 0 and spec.num_samples >= 80
-    assert spec.start_from or spec.trainable == "cnn2d"
+    assert spec.start_from or spec.model == "cnn2d"
 
 
 def test_every_architecture_family_has_a_space():
@@ -43,7 +43,7 @@ def test_space_runs_end_to_end(ray_local, tmp_path_factory, space):
         synthetic=SyntheticConfig(4, opts.seed, ("tone", "chirp_up", "beeps", "click_train"),
                                   opts.multi_label))
     spec.num_samples, spec.max_epochs, spec.time_budget_s = 2, 2, None
-    if spec.trainable == "resnet_cifar":  # keep the CPU test short: the shallowest depth
+    if spec.model == "resnet_cifar":  # keep the CPU test short: the shallowest depth
         spec.space = spec.space.with_fixed({})
         spec.space.params = [p for p in spec.space.params if p.name != "depth"]
         spec.space.fixed["depth"] = 20

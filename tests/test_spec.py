@@ -10,7 +10,7 @@ from search.space import SearchSpace
 from search.spec import load_spec, parse_spec
 
 VALID = {
-    "trainable": "cnn1d",
+    "model": "cnn1d",
     "metric": "val_accuracy",
     "mode": "max",
     "space": {"lr": {"loguniform": [1e-4, 1e-2]}},
@@ -42,7 +42,7 @@ def with_change(path, value):
         (["space", "layers"], {"int": [9, 3]}, r"^space\.layers\.int: low 9 must be below"),
         (["space", "m"], {"uniform": [0, 1], "when": {"opt": "sgd"}},
          r"^space\.m\.when\.opt: a condition must name a key defined above"),
-        (["trainable"], "transformer", r"^trainable: 'transformer' is not one of"),
+        (["model"], "transformer", r"^model: 'transformer' is not one of"),
         (["metric"], "accuracy", r"^metric: 'accuracy' is not one of"),
         (["mode"], "maximise", r"^mode: 'maximise' is not one of"),
         (["num_samples"], "ten", r"^num_samples: expected int"),
@@ -70,7 +70,7 @@ def test_cli_reports_the_file_and_key_and_exits_2(tmp_path, capsys):
 
 def test_shipped_spaces_are_valid():
     spec = load_spec("spaces/cnn1d.yaml")
-    assert spec.trainable == "cnn1d" and spec.num_samples >= 8
+    assert spec.model == "cnn1d" and spec.num_samples >= 8
     assert {"lr", "dropout", "conv_layers", "kernel_size", "channels", "norm", "act",
             "init"} <= set(spec.space.names)
 
@@ -116,7 +116,7 @@ def test_space_survives_pickling_as_optuna_search_saves_it():
     assert sample(restored, 3, seed=1) == sample(space, 3, seed=1)
 
 
-PANNS = {"trainable": "panns_cnn6", "metric": "val_accuracy", "mode": "max",
+PANNS = {"model": "panns_cnn6", "metric": "val_accuracy", "mode": "max",
          "dataset": {"preset": "panns", "representation": "logmel"},
          "space": {"unfrozen_layers": {"int": [0, 6]}}}
 
@@ -153,7 +153,7 @@ def test_published_panns_weights_need_their_front_end(tmp_path):
 
 def test_embedding_spaces_check_layers_and_representation(tmp_path):
     (tmp_path / "w.pth").write_bytes(b"")
-    raw = {"trainable": "mlp", "metric": "val_accuracy", "mode": "max",
+    raw = {"model": "mlp", "metric": "val_accuracy", "mode": "max",
            "dataset": {"preset": "panns", "representation": "logmel",
                        "embed": {"model": "panns_cnn6", "pretrained": str(tmp_path / "w.pth"),
                                  "layers": ["conv_block4", "fc1"]}},
@@ -164,7 +164,7 @@ def test_embedding_spaces_check_layers_and_representation(tmp_path):
     raw["space"]["layer"]["choice"].pop()
     assert parse_spec(raw).dataset.output_representation == "embedding"
     with pytest.raises(ConfigError, match=r"'cnn2d' reads .* not 'embedding'"):
-        parse_spec({**raw, "trainable": "cnn2d", "space": {"lr": {"uniform": [0.1, 0.2]}}})
+        parse_spec({**raw, "model": "cnn2d", "space": {"lr": {"uniform": [0.1, 0.2]}}})
     both = copy.deepcopy(raw)
     both["dataset"]["embed"]["checkpoint"] = str(tmp_path / "w.pth")
     with pytest.raises(ConfigError, match=r"^dataset\.embed\.checkpoint: give embed\.model"):

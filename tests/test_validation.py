@@ -41,7 +41,7 @@ BAD = [
     ("mlp", ["--set", "dataset.source=/nonexistent/clips"], r"/nonexistent/clips does not exist"),
     ("mlp", ["--set", "searcher.type=bayes"], r"searcher\.type: 'bayes'"),
     ("mlp", ["--set", "scheduler.grace=2"], r"scheduler\.grace: unknown key"),
-    ("mlp", ["--set", "trainable=cnn3d"], r"trainable: 'cnn3d'"),
+    ("mlp", ["--set", "model=cnn3d"], r"model: 'cnn3d'"),
     ("mlp", ["--set", "resources.gpu=-1"], r"resources\.gpu: must not be negative"),
     ("mlp", ["--data", "/nonexistent"], r"--data /nonexistent: no such file or folder"),
     ("cnn1d", ["--set", "space.channels={uniform: [8, 64]}"],

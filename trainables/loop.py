@@ -154,7 +154,7 @@ def fit(
     augment = Augmenter(config, data.representation, noise, data.normalised)
 
     model = models.build(config["model"], config, data.input_shape, classes)
-    pretrained.prepare(model, config, load=resume is None)
+    pretrained.start_from_weights(model, config, load=resume is None)
     model.to(device)
     optimizer = make_optimizer(config, pretrained.param_groups(model, config))
     schedule = Schedule(config, optimizer)

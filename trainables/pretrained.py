@@ -82,7 +82,7 @@ def _head_prefix(model: nn.Module) -> str | None:
     return next(f"{name}." for name, module in model.named_modules() if module is model.head)
 
 
-def prepare(model: nn.Module, config: Mapping[str, Any], load: bool = True) -> None:
+def start_from_weights(model: nn.Module, config: Mapping[str, Any], load: bool = True) -> None:
     """Load the config's pretrained weights (unless resuming) and freeze its stages."""
     if load and config.get("pretrained"):
         load_pretrained(model, config["pretrained"])
