@@ -7,11 +7,13 @@ a hand-written script does. One torch thread, as Ray gives a 1-CPU trial. Interl
 repeats so that drift on a shared machine hits both alike.
 
     .venv/bin/python bench/loop_overhead.py [--model cnn1d|cnn2d] [--epochs 3] [--repeats 3]
+        [--streaming]   the trial loop reading each batch from memory-mapped arrays
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -84,10 +86,19 @@ def main() -> None:
     parser.add_argument("--model", choices=sorted(CONFIGS), default="cnn1d")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--streaming", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config, shape = CONFIGS[args.model]
     data = make_data(shape)
+    if args.streaming:  # as a trial maps prepared shards: the same arrays, from files
+        folder = Path(tempfile.mkdtemp())
+        mapped = []
+        for name in ("x_train", "x_val"):
+            np.save(folder / f"{name}.npy", getattr(data, name))
+            mapped.append(np.load(folder / f"{name}.npy", mmap_mode="r"))
+        data = dataclasses.replace(data, x_train=mapped[0], x_val=mapped[1])
+        config = {**config, "streaming": True}
     print(f"{args.model} {shape}: 700 train / 150 val clips, batch 32, {args.epochs} epochs, "
           "1 thread")
     bare_loop(config, data, 1)  # warm-up: first-call costs land on neither side
