@@ -23,9 +23,11 @@ class Manifest:
     label_names: list[str]
     representation: str  # the array column a model reads, or "embedding"
     shapes: dict[str, list[int]]  # column -> one clip's array shape
-    counts: dict[str, dict[str, int]]  # split -> label -> recordings (copies not counted)
-    normalisation: dict[str, dict[str, list]]  # column -> train-split mean and std
-    params: dict[str, Any]  # the preparation keys the fingerprint covers
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label ->
+    # recordings (copies not counted)
+    normalisation: dict[str, dict[str, list]] = field(default_factory=dict)  # column ->
+    # train-split mean and std
+    params: dict[str, Any] = field(default_factory=dict)  # preparation keys fingerprinted
     source: str = ""
     multi_label: bool = False
     sample_rate: int | None = None
@@ -36,7 +38,7 @@ class Manifest:
     noise_files: list[str] = field(default_factory=list)
     origin: dict[str, Any] = field(default_factory=dict)  # where split and groups came from
     splits: dict[str, dict[str, float]] = field(default_factory=dict)  # levels, durations
-    duplicates: list[list[str]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)  # sets of identical clips
     copies: int = 0  # offline augmentation: transformed copies per train clip
     feature_names: list[str] | None = None  # the `features` representation's entries
     layers: list[str] | None = None  # embedding shards: the layers embedded

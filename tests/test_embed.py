@@ -72,7 +72,7 @@ def test_layers_become_columns_that_the_network_itself_connects(base, tmp_path, 
     assert other != out
 
     # New audio files get the same numbers as the shards hold for them.
-    source = Path(read_manifest(prepared.path)["source"])
+    source = Path(read_manifest(prepared.path).source)
     ids = read_ids(out, "val")[:3]
     fresh = featurise_files([str(source / i) for i in ids], manifest, "pooled+fc1")
     stored = read_split(out, "val", ["embedding.pooled", "embedding.fc1"])[0][:3]

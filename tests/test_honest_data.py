@@ -3,13 +3,12 @@ clips at one loudness, and the summary that shows it all before the trials start
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
+from contracts.manifest import read_manifest
 from contracts.shards import read_ids
 from data_prep import loudness
 from data_prep import run as prep_run
@@ -58,7 +57,7 @@ def test_a_csv_split_and_speakers_are_found_with_no_option(ray_local, tmp_path, 
     assert "split: column 'split' of clips.csv" in out
     assert "groups: column 'speaker' of clips.csv" in out
     shards = next((tmp_path / "results" / "shards").iterdir())
-    manifest = json.loads((shards / "manifest.json").read_text())
+    manifest = read_manifest(shards)
     assert manifest.origin["split"] == "column 'split' of clips.csv"
     for split, speakers in (("train", {"ann", "bob", "cat"}), ("val", {"dan"}),
                             ("test", {"eve"})):
@@ -149,7 +148,7 @@ def test_loudness_brings_any_clip_to_the_target(kind, target):
 def test_quiet_test_speakers_are_warned_of_and_loudness_levels_them(ray_local, tmp_path):
     csv = speaker_csv(tmp_path, quiet=("eve",))
     raw = prepare(config(csv), tmp_path / "results").manifest
-    assert raw["splits"]["test"]["level_db"] == pytest.approx(-40, abs=0.5)
+    assert raw.splits["test"]["level_db"] == pytest.approx(-40, abs=0.5)
     assert any("test is 20.0 dB quieter than train" in w for w in prep_run.describe(raw))
     levelled = prepare(config(csv, loudness="rms"), tmp_path / "results")
     from contracts.shards import read_split

@@ -1,4 +1,3 @@
-import json
 import os
 
 import numpy as np
@@ -8,6 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
+from contracts.manifest import read_manifest
 from contracts.shards import array_column, column_array, read_split
 from data_prep import synthetic
 from data_prep.config import ConfigError, DatasetConfig
@@ -24,7 +24,7 @@ def small_config(**overrides) -> DatasetConfig:
 
 def test_shards_follow_the_contract(ray_local, tmp_path):
     prepared = prepare(small_config(), tmp_path)
-    manifest = json.loads((prepared.path / "manifest.json").read_text())
+    manifest = read_manifest(prepared.path)
     assert manifest.fingerprint == prepared.path.name
     assert manifest.label_names == sorted(CLASSES)
     assert manifest.shapes == {"waveform": [2000]}
