@@ -54,7 +54,9 @@ def finished_trials(experiment: Path, epochs: int) -> dict[str, bytes]:
     return done
 
 
-@pytest.mark.parametrize("corrupt", [False, True], ids=["as-left", "searcher-state-emptied"])
+# The emptied-state case is the slower twin of the first (a minute each): CI runs it.
+@pytest.mark.parametrize("corrupt", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["as-left", "searcher-state-emptied"])
 def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path, corrupt):
     space = tmp_path / "tiny.yaml"
     space.write_text(yaml.safe_dump({
@@ -166,6 +168,7 @@ def test_max_failures_restarts_a_killed_trial_from_its_checkpoint(ray_local, tmp
     assert len({r["pid"] for r in rows}) == 2  # the retry ran in a new process
 
 
+@pytest.mark.slow  # two searches at once on two cores: 40 s; CI runs it
 def test_two_searches_run_side_by_side_and_keep_the_token_private(tmp_path):
     """Each starts its own Ray with its own dashboard port (the first free from 8265)."""
     commands = []
