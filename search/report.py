@@ -201,7 +201,7 @@ def pareto_front(board: pd.DataFrame, objectives: list[tuple[str, str]], out: Pa
         ax.scatter(scored[x], scored[y], s=18, color="0.6", label="trials")
         ax.plot(front[x], front[y], "o-", color="C3", label="Pareto front")
         for row in front.itertuples():
-            ax.annotate(str(row.trial_id)[-5:], (getattr(row, x), getattr(row, y)),
+            ax.annotate(str(row.trial_id), (getattr(row, x), getattr(row, y)),
                         textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xlabel(f"{metric} (best epoch)")
         ax.set_ylabel(f"{other} (at that epoch)")
@@ -283,7 +283,7 @@ def write(experiment_dir: str | Path) -> Path:
         sections.append((f"{metric} against each key", [figure] if figure else [], ""))
         if info.further_objectives and "pareto" in board:
             sections.append(("Pareto front", [pareto_front(board, info.objectives, out)],
-                             "<p>Labels: the last characters of each front member's trial id;"
+                             "<p>Each front member is labelled with its trial id;"
                              " export one with <code>python -m search.export "
                              f"{html.escape(str(experiment_dir))} --trial ID</code>.</p>"))
         best = with_checkpoints(board, 1)
