@@ -308,9 +308,15 @@ def run(
         print(f"warning: the report could not be written ({error!r}); "
               f"retry with: python -m search.report {experiment_dir}", file=sys.stderr)
     test_column = spec.metric.replace("val_", "test_", 1)
-    shown = ["rank", "trial_id", f"{spec.metric}_best", test_column, "epochs", "status",
-             *spec.space.names]
+    further = [leaderboard.objective_column(m) for m, _ in spec.objectives[1:]]
+    shown = ["rank", "trial_id", f"{spec.metric}_best", test_column, *further, "epochs",
+             "status", *spec.space.names]
     print(board[[c for c in shown if c in board]].head(5).to_string(index=False))
+    if further and "pareto" in board:
+        front = board[board["pareto"]]
+        print(f"Pareto front ({len(front)} trials; export one with python -m search.export "
+              f"{experiment_dir} --trial ID):")
+        print(front[[c for c in shown if c in front]].to_string(index=False))
     print(f"Dashboard: python -m search.dashboard {experiment_dir}\n"
           f"TensorBoard: tensorboard --logdir {experiment_dir}")
     if unfinished or interrupted:
