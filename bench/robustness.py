@@ -8,7 +8,9 @@ trained once per variant and kept at their best validation epoch, it prints vali
 test accuracy and the preparation time:
 
 - no offline augmentation;
-- `dataset.augment`: `--copies` pitch-shifted copies of every train clip.
+- `dataset.augment`: `--copies` pitch-shifted copies of every train clip, the whole
+  spectrum moved (`keep_formants: false`, a tape played faster);
+- the same with the spectral envelope kept (the default: only the pitch moves).
 
     .venv/bin/python bench/robustness.py [--epochs 20] [--copies 4] [--pitch 0 10]
 """
@@ -52,9 +54,11 @@ def main() -> None:
     source = make(ROOT / "register", speakers=(96, 24, 24), seed=1, pitch=register)
     print(f"dataset: {source} ({time.perf_counter() - started:.0f}s)")
     cache = Path(tempfile.mkdtemp(prefix="robustness-", dir="results"))
+    copies = {"copies": args.copies, "pitch_semitones": list(args.pitch)}
     variants = {"no copies": {},
-                f"{args.copies} pitch copies {list(args.pitch)}": {
-                    "copies": args.copies, "pitch_semitones": list(args.pitch)}}
+                f"{args.copies} copies {list(args.pitch)} st, spectrum": {
+                    **copies, "keep_formants": False},
+                f"{args.copies} copies {list(args.pitch)} st, formants kept": copies}
     rows = []
     for name, (representation, config) in MODELS.items():
         for variant, augment in variants.items():
@@ -69,7 +73,7 @@ def main() -> None:
                                  TrialData.from_shards(prepared.path))
             val, test = (accuracy(trained, prepared.path, s) for s in ("val", "test"))
             rows.append((name, variant, val, test, prep_s, time.perf_counter() - t))
-            print(f"{name} {variant:<28} val {val:.3f} test {test:.3f} (gap "
+            print(f"{name} {variant:<36} val {val:.3f} test {test:.3f} (gap "
                   f"{100 * (val - test):+.1f} points) prepared in {prep_s:.0f}s, trained in "
                   f"{rows[-1][-1]:.0f}s", flush=True)
     print("\n| model | variant | val | test (high voices) | gap (points) | preparation |")

@@ -89,6 +89,9 @@ class AugmentConfig:
     copies: int = 0
     pitch_semitones: tuple[float, float] = (0.0, 0.0)
     stretch: tuple[float, float] = (1.0, 1.0)  # tempo factor: 1.25 plays a quarter faster
+    # Pitch copies keep the spectral envelope (formants) where it was: another register of
+    # the same voice or instrument, not a tape played faster.
+    keep_formants: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:  # [-3, 3] and [-3.0, 3.0] fingerprint alike

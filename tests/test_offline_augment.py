@@ -32,10 +32,51 @@ def peak_hz(clip: np.ndarray) -> float:
 @pytest.mark.parametrize("semitones", [-4.0, 3.0])
 def test_a_pitch_copy_moves_the_peak_by_the_semitones_at_the_same_length(semitones):
     clip = tone(440.0)
-    shifted = shift_pitch(clip, RATE, semitones)
+    shifted = shift_pitch(clip, RATE, semitones, keep_formants=False)
     assert len(shifted) == len(clip)
     moved = 12 * np.log2(peak_hz(shifted) / peak_hz(clip))
     assert moved == pytest.approx(semitones, abs=0.1)
+
+
+def voice(f0: float, resonance: float) -> np.ndarray:
+    """A pulse train at `f0` through one resonance: a vowel's pitch and formant."""
+    import scipy.signal
+
+    pulses = np.zeros(RATE)
+    pulses[:: int(RATE / f0)] = 1.0
+    b, a = scipy.signal.iirpeak(resonance, 5, fs=RATE)
+    x = scipy.signal.lfilter(b, a, pulses)
+    return (x / np.abs(x).max()).astype(np.float32)
+
+
+def pitch_hz(clip: np.ndarray) -> float:
+    segment = clip[RATE // 4 : RATE // 2]
+    lags = np.correlate(segment, segment, "full")[len(segment) - 1 :]
+    low, high = RATE // 400, RATE // 60
+    return RATE / (low + int(np.argmax(lags[low:high])))
+
+
+def formant_hz(clip: np.ndarray) -> float:
+    """The strongest resonance of the clip's LPC envelope."""
+    import librosa
+    import scipy.signal
+
+    segment = clip[RATE // 4 : 3 * RATE // 4] * np.hanning(RATE // 2)
+    a = librosa.lpc(segment.astype(np.float64), order=12)
+    freqs, response = scipy.signal.freqz(1, a, worN=4096, fs=RATE)
+    return float(freqs[np.argmax(np.abs(response))])
+
+
+def test_a_pitch_copy_keeping_formants_moves_the_pitch_not_the_resonance():
+    clip = voice(110.0, 800.0)
+    for keep, resonance_moves in ((False, True), (True, False)):
+        shifted = shift_pitch(clip, RATE, 5.0, keep_formants=keep)
+        assert 12 * np.log2(pitch_hz(shifted) / pitch_hz(clip)) == pytest.approx(5.0, abs=0.2)
+        moved = 12 * np.log2(formant_hz(shifted) / formant_hz(clip))
+        if resonance_moves:  # the whole spectrum, as a tape played faster
+            assert moved > 3.5
+        else:  # within one harmonic (147 Hz) of where it was: the envelope is sampled there
+            assert abs(formant_hz(shifted) - formant_hz(clip)) < pitch_hz(shifted)
 
 
 @pytest.mark.parametrize("rate", [0.8, 1.25])
