@@ -36,8 +36,9 @@ def sections(experiment_dir: Path, metric: str) -> str:
         figures.append((f"{metric} over {top[0]} and {top[1]}",
                         optuna.visualization.plot_contour(study, params=top, **target)))
     if several:
-        names = [metric, *(f"objective {i}" for i in range(1, len(study.directions)))]
-        names = study.metric_names or names
+        # Studies this project makes name their metrics; an older one gets placeholders.
+        names = study.metric_names or [
+            metric, *(f"objective {i}" for i in range(1, len(study.directions)))]
         figures.append(("Pareto front", optuna.visualization.plot_pareto_front(
             study, target_names=names)))
     parts = []
