@@ -7,6 +7,11 @@ speeds, levels, background noise; 1 s at 16 kHz; Speech Commands layout; 2940 cl
 Each space runs as a user runs it: `python -m search.run spaces/<space>.yaml --data DIR`.
 
     .venv/bin/python bench/anytime.py [--spaces cnn1d cnn2d mlp] [--budget SECONDS]
+        [--variant NAME KEY=VALUE ...]
+
+Each `--variant` runs every space once more with those keys set (as `search.run --set`),
+printed beside the spaces as they stand: for example ASHA's rungs on seconds,
+`--variant seconds scheduler.time_attr=time_total_s scheduler.grace_period=10`.
 """
 
 from __future__ import annotations
@@ -58,12 +63,15 @@ def svm_reference(dataset: Path) -> tuple[float, float, float]:
     return best[0], test, time.perf_counter() - started
 
 
-def run_space(space: str, dataset: Path, budget: float | None) -> dict:
-    name = f"anytime-{space}"
+def run_space(space: str, dataset: Path, budget: float | None, variant: str = "",
+              settings: tuple[str, ...] = ()) -> dict:
+    name = f"anytime-{space}" + (f"-{variant}" if variant else "")
     command = [sys.executable, "-m", "search.run", f"spaces/{space}.yaml", "--data",
                str(dataset), "--name", name, "--results", str(ROOT), "--restart"]
     if budget:
         command += ["--set", f"time_budget_s={budget}"]
+    for setting in settings:
+        command += ["--set", setting]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -71,7 +79,8 @@ def run_space(space: str, dataset: Path, budget: float | None) -> dict:
     board = pd.read_csv(ROOT / name / "leaderboard.csv")
     counted = board[board["status"].isin(["complete", "stopped_early"])]
     top = board.iloc[0]
-    return {"space": space, "exit": done.returncode, "trials": len(board),
+    return {"space": space, "variant": variant or "as it stands", "exit": done.returncode,
+            "trials": len(board),
             "finished or stopped": len(counted),
             "too slow": int((board["status"] == "too_slow").sum()),
             "errors": int((board["status"] == "error").sum()),
@@ -83,6 +92,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spaces", nargs="+", default=["cnn1d", "cnn2d", "mlp"])
     parser.add_argument("--budget", type=float, help="override each space's time_budget_s")
+    parser.add_argument("--variant", nargs="+", action="append", default=[],
+                        metavar="NAME KEY=VALUE",
+                        help="also run every space with these keys set (repeatable)")
     args = parser.parse_args()
     dataset = make(ROOT / "speech", speakers=(150, 30, 30))
     val, test, seconds = svm_reference(dataset)
@@ -90,8 +102,9 @@ def main() -> None:
           flush=True)
     rows = []
     for space in args.spaces:
-        rows.append(run_space(space, dataset, args.budget))
-        print(rows[-1], flush=True)
+        for variant, *settings in [("",), *args.variant]:
+            rows.append(run_space(space, dataset, args.budget, variant, tuple(settings)))
+            print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     table["test - SVM (points)"] = (100 * (table["top trial's test"] - test)).round(1)
     print(table.to_string(index=False))
