@@ -13,6 +13,7 @@ test accuracy and the preparation time:
 - the same with the spectral envelope kept (the default: only the pitch moves).
 
     .venv/bin/python bench/robustness.py [--epochs 20] [--copies 4] [--pitch 0 10]
+        [--models cnn1d cnn2d] [--variants none spectrum formants]
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--pitch", type=float, nargs=2, default=(0.0, 10.0))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
+    parser.add_argument("--variants", nargs="+", choices=("none", "spectrum", "formants"),
+                        default=("none", "spectrum", "formants"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR",
@@ -55,13 +59,17 @@ def main() -> None:
     print(f"dataset: {source} ({time.perf_counter() - started:.0f}s)")
     cache = Path(tempfile.mkdtemp(prefix="robustness-", dir="results"))
     copies = {"copies": args.copies, "pitch_semitones": list(args.pitch)}
-    variants = {"no copies": {},
-                f"{args.copies} copies {list(args.pitch)} st, spectrum": {
+    variants = {("none", "no copies"): {},
+                ("spectrum", f"{args.copies} copies {list(args.pitch)} st, spectrum"): {
                     **copies, "keep_formants": False},
-                f"{args.copies} copies {list(args.pitch)} st, formants kept": copies}
+                ("formants", f"{args.copies} copies {list(args.pitch)} st, formants kept"):
+                    copies}
     rows = []
-    for name, (representation, config) in MODELS.items():
-        for variant, augment in variants.items():
+    for name in args.models:
+        representation, config = MODELS[name]
+        for (kind, variant), augment in variants.items():
+            if kind not in args.variants:
+                continue
             dataset = DatasetConfig.from_dict({
                 "source": str(source), "sample_rate": 16000, "clip_seconds": 1.0,
                 "representation": representation, "loudness": "rms", "augment": augment})

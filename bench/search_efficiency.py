@@ -10,7 +10,8 @@ Target: at most 15% of the grid's epochs. Also each search's wall time against t
 its trials' compute (Tune's time_total_s; and, stricter, the loop's epoch times alone)
 divided by the concurrency. Target: at most 1.15.
 
-    .venv/bin/python bench/search_efficiency.py [--results /tmp/search-bench]
+    .venv/bin/python bench/search_efficiency.py [--seeds 0 1 2] [--samples 16]
+        [--only grid --only tpe+asha] [--results /tmp/search-bench]
 """
 
 from __future__ import annotations
@@ -73,68 +74,76 @@ def reports(experiment: Path) -> list[dict]:
     return sorted(rows, key=lambda r: r["reported_at"])
 
 
+def search(name: str, seed: int, samples: int, results: Path) -> dict:
+    """Run one search; its reports, epochs, best, wall time and ideal time."""
+    searcher, scheduler, default_samples = SEARCHES[name]
+    raw = {**copy.deepcopy(SPACE), "name": f"{name}-{seed}",
+           "searcher": {**searcher, "seed": seed}, "scheduler": scheduler}
+    if default_samples:
+        raw["num_samples"] = samples
+    replaced = (patch.object(tuning, "make_searcher", rays_optuna_search)
+                if name.endswith("-ray") else contextlib.nullcontext())
+    with replaced:
+        experiment = run(parse_spec(raw), results, restart=True)
+    info = json.loads((experiment / "experiment.json").read_text())
+    rows = reports(experiment)
+    trials = {r["trial_id"] for r in rows}
+    concurrency = min(int(ray.cluster_resources()["CPU"]), len(trials))
+    # A trial's compute as Tune counts it: its last report's time_total_s, from entering
+    # the trainable (data fetch, model build, epochs, checkpoints). The loop's epoch
+    # times alone leave out each trial's start.
+    compute = sum(max(r["time_total_s"] for r in rows if r["trial_id"] == trial)
+                  for trial in trials)
+    epochs_only = sum(r["epoch_time_s"] for r in rows)
+    return {"rows": rows, "trials": len(trials),
+            "best": max(r["val_accuracy"] for r in rows), "epochs": len(rows),
+            "wall": info["search_seconds"], "ideal": compute / concurrency,
+            "ideal_epochs": epochs_only / concurrency}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path(tempfile.mkdtemp()))
     parser.add_argument("--only", action="append", choices=sorted(SEARCHES),
                         help="run only these searches (no comparison with the grid)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="run each ASHA search once per searcher seed")
+    parser.add_argument("--samples", type=int, default=16, help="trials per ASHA search")
     args = parser.parse_args()
     ray.init(address="local", include_dashboard=False, logging_level="ERROR",
              log_to_driver=False)
     summary = {}
-    for name, (searcher, scheduler, samples) in SEARCHES.items():
+    for name in SEARCHES:
         if args.only and name not in args.only:
             continue
-        raw = {**copy.deepcopy(SPACE), "name": name, "searcher": searcher,
-               "scheduler": scheduler}
-        if samples:
-            raw["num_samples"] = samples
-        searcher = (patch.object(tuning, "make_searcher", rays_optuna_search)
-                    if name.endswith("-ray") else contextlib.nullcontext())
-        with searcher:
-            experiment = run(parse_spec(raw), args.results, restart=True)
-        info = json.loads((experiment / "experiment.json").read_text())
-        rows = reports(experiment)
-        trials = {r["trial_id"] for r in rows}
-        concurrency = min(int(ray.cluster_resources()["CPU"]), len(trials))
-        # A trial's compute as Tune counts it: its last report's time_total_s, from entering
-        # the trainable (data fetch, model build, epochs, checkpoints). The loop's epoch
-        # times alone leave out each trial's start.
-        compute = sum(max(r["time_total_s"] for r in rows if r["trial_id"] == trial)
-                      for trial in trials)
-        epochs_only = sum(r["epoch_time_s"] for r in rows)
-        summary[name] = {"rows": rows, "trials": len(trials),
-                         "best": max(r["val_accuracy"] for r in rows), "epochs": len(rows),
-                         "wall": info["search_seconds"], "ideal": compute / concurrency,
-                         "ideal_epochs": epochs_only / concurrency}
-    if "grid" not in summary:
-        for name, s in summary.items():
-            print(f"{name}: {s['trials']} trials, {s['epochs']} epochs, best {s['best']:.3f}, "
-                  f"wall {s['wall']:.1f}s, ideal {s['ideal']:.1f}s, "
-                  f"wall/ideal {s['wall'] / s['ideal']:.3f} "
-                  f"(epochs alone: ideal {s['ideal_epochs']:.1f}s, "
-                  f"{s['wall'] / s['ideal_epochs']:.3f})")
-        return
-    grid = summary["grid"]
+        for seed in [0] if name == "grid" else args.seeds:
+            summary[name, seed] = search(name, seed, args.samples, args.results)
     print(f"\nspace: {math.prod(len(p['choice']) for p in SPACE['space'].values())} points, "
           f"up to {SPACE['max_epochs']} epochs each, 10 classes (chance 0.10)")
-    print(f"{'search':<12} {'trials':>6} {'best val acc':>12} {'epochs':>7} "
+    print(f"{'search':<13} {'seed':>4} {'trials':>6} {'best val acc':>12} {'epochs':>7} "
           f"{'% grid':>7} {'wall s':>7} {'ideal s':>8} {'wall/ideal':>10} "
           f"{'epochs-only ideal s':>19} {'wall/that':>9}")
-    for name, s in summary.items():
-        print(f"{name:<12} {s['trials']:>6} {s['best']:>12.3f} {s['epochs']:>7} "
-              f"{100 * s['epochs'] / grid['epochs']:>6.1f}% {s['wall']:>7.1f} "
+    grid_epochs = summary["grid", 0]["epochs"] if ("grid", 0) in summary else math.nan
+    for (name, seed), s in summary.items():
+        print(f"{name:<13} {seed:>4} {s['trials']:>6} {s['best']:>12.3f} {s['epochs']:>7} "
+              f"{100 * s['epochs'] / grid_epochs:>6.1f}% {s['wall']:>7.1f} "
               f"{s['ideal']:>8.1f} {s['wall'] / s['ideal']:>10.3f} "
               f"{s['ideal_epochs']:>19.1f} {s['wall'] / s['ideal_epochs']:>9.3f}")
+    if ("grid", 0) not in summary:
+        return
+    grid = summary["grid", 0]
     target = grid["best"] - 0.01
-    for name in ("tpe+asha", "tpe+asha-ray", "random+asha"):
-        spent = next((i + 1 for i, r in enumerate(summary[name]["rows"])
-                      if r["val_accuracy"] >= target), None)
+    for (name, seed), s in summary.items():
+        if name == "grid":
+            continue
+        spent = next((i + 1 for i, r in enumerate(s["rows"]) if r["val_accuracy"] >= target),
+                     None)
         if spent is None:
-            print(f"{name}: never came within 1 point of the grid's best ({grid['best']:.3f})")
+            print(f"{name} seed {seed}: never came within 1 point of the grid's best "
+                  f"({grid['best']:.3f}) in {s['epochs']} epochs")
         else:
-            print(f"{name}: within 1 point of the grid's best ({grid['best']:.3f}) after "
-                  f"{spent} epochs = {100 * spent / grid['epochs']:.1f}% of the grid's "
+            print(f"{name} seed {seed}: within 1 point of the grid's best ({grid['best']:.3f}) "
+                  f"after {spent} epochs = {100 * spent / grid['epochs']:.1f}% of the grid's "
                   f"{grid['epochs']}")
 
 

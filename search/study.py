@@ -52,6 +52,7 @@ BUDGET_SLACK_S = 2.0  # a trial ending this close to the deadline was cut by it
 DUPLICATE_RETRIES = 10  # fresh suggestions asked for before a repeated config is accepted
 STUDY_NAME = "search"
 TUNE_ID = "tune_trial_id"  # the user attribute that ties an Optuna trial to a Tune trial
+OBJECTIVE_EPOCHS = "objective_epochs"  # with several objectives: each epoch's values
 logger = logging.getLogger(__name__)
 
 
@@ -143,10 +144,10 @@ class StudySearcher(OptunaSearch):
         self._first_rung, self._time_attr = first_rung, time_attr
         self._rung_seconds: dict[str, float] = {}  # trial -> time_total_s at the first rung
         # Several objectives: Optuna takes no intermediate values, so each trial's epochs
-        # are kept here, and it is told the objectives at its best epoch of the first.
+        # are kept in the study as a user attribute (a resumed search still has them), and
+        # it is told the objectives at its best epoch of the first.
         self._objectives = (list(zip(metric, mode, strict=True))
                             if isinstance(metric, list) else None)
-        self._epochs: dict[str, list[dict[str, float]]] = {}
         super().__init__(space=space, metric=metric, mode=mode, sampler=sampler,
                          storage=study_storage(Path(experiment_dir)), study_name=STUDY_NAME,
                          points_to_evaluate=points_to_evaluate)
@@ -186,8 +187,8 @@ class StudySearcher(OptunaSearch):
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         super().on_trial_result(trial_id, result)
-        if self._objectives:
-            self._epochs.setdefault(trial_id, []).append(result)
+        if self._objectives and trial_id in self._ot_trials:
+            self._record_epoch(self._ot_trials[trial_id], result)
         if trial_id not in self._rung_seconds and \
                 result.get(self._time_attr, 0) >= self._first_rung:
             self._rung_seconds[trial_id] = result.get("time_total_s", 0.0)
@@ -232,12 +233,23 @@ class StudySearcher(OptunaSearch):
             intermediate = {**intermediate, step: last}
         return best_value(list(intermediate.values()), self.mode)
 
+    def _record_epoch(self, ot_trial: optuna.Trial, result: dict[str, Any]) -> list[dict]:
+        """Append one epoch's objectives to the trial's `objective_epochs` attribute (once
+        per epoch); returns them all."""
+        epochs = self._ot_study.get_trials(deepcopy=False)[ot_trial.number].user_attrs.get(
+            OBJECTIVE_EPOCHS, [])
+        step = result.get("training_iteration")
+        if step is None or any(r["training_iteration"] == step for r in epochs):
+            return epochs
+        row = {"training_iteration": step,
+               **{m: result.get(m) for m, _ in self._objectives}}
+        epochs = [*epochs, row]
+        ot_trial.set_user_attr(OBJECTIVE_EPOCHS, epochs)
+        return epochs
+
     def _objective_values(self, trial_id: str, result: dict[str, Any]) -> list[float] | None:
         """Every objective at the epoch best on the first (None when it has none)."""
-        epochs = self._epochs.pop(trial_id, [])
-        if result and not any(r.get("training_iteration") == result.get("training_iteration")
-                              for r in epochs):
-            epochs.append(result)
+        epochs = self._record_epoch(self._ot_trials[trial_id], result or {})
         (first, mode), *_ = self._objectives
         best = best_value([r.get(first) for r in epochs], mode)
         row = next((r for r in epochs if r.get(first) == best), None)

@@ -224,3 +224,29 @@ def test_bad_objectives_are_named(raw, message):
 
     with pytest.raises(ConfigError, match=message):
         parse_spec({"model": "cnn1d", "dataset": DATA, "space": {}} | raw)
+
+
+def test_a_two_objective_trial_keeps_its_epochs_across_a_resume(tmp_path):
+    """The epochs of a multi-objective trial live in the study, so a searcher rebuilt after
+    an interruption still tells Optuna the objectives at the best epoch, not the last."""
+    import optuna
+
+    from search.study import OBJECTIVE_EPOCHS, StudySearcher
+
+    def searcher():
+        return StudySearcher({"lr": optuna.distributions.FloatDistribution(1e-3, 1e-2)},
+                             ["val_accuracy", "params"], ["max", "min"],
+                             optuna.samplers.RandomSampler(seed=0), tmp_path)
+
+    before = searcher()
+    before.suggest("t1")
+    for epoch, accuracy in ((1, 0.5), (2, 0.9), (3, 0.7)):
+        before.on_trial_result("t1", {"training_iteration": epoch, "val_accuracy": accuracy,
+                                      "params": 1000.0})
+    after = searcher()  # the driver was interrupted: a new searcher, the same study
+    after.restore(str(tmp_path / "no-searcher-state.json"))
+    after.on_trial_complete("t1", {"training_iteration": 4, "val_accuracy": 0.6,
+                                   "params": 1000.0, "stop_reason": "max_epochs"})
+    (trial,) = load_study(tmp_path).trials
+    assert trial.state.name == "COMPLETE" and trial.values == [0.9, 1000.0]
+    assert [e["training_iteration"] for e in trial.user_attrs[OBJECTIVE_EPOCHS]] == [1, 2, 3, 4]
