@@ -29,7 +29,7 @@ from . import leaderboard
 from .ports import free_port
 from .spec import Spec, load_spec
 from .storage import ExperimentStore
-from .study import STUDY_FILE, fail_lost_trials, warm_start
+from .study import STUDY_FILE, close_unfinished_trials, warm_start
 
 # A user's mistake: printed as one line, exit 2, no traceback.
 INPUT_ERRORS = (ConfigError, FileNotFoundError, PretrainedError)
@@ -293,11 +293,13 @@ def run(
     grid, interrupted = fit_until_interrupted(tuner)
     info.search_seconds = time.perf_counter() - started
     store.write_text(EXPERIMENT_FILE, info.to_json())
+    unfinished = len(grid) - grid.num_terminated - grid.num_errors
+    if not (unfinished or interrupted):  # an interrupted search resumes its running trials
+        close_unfinished_trials(store.local, {Path(result.path).name for result in grid})
     experiment_dir = store.pull()
     path = leaderboard.write(experiment_dir)
     store.push(path)
     board = pd.read_csv(path)
-    unfinished = len(grid) - grid.num_terminated - grid.num_errors
     verb = "stopped" if unfinished or interrupted else "finished"
     print(f"\nSearch {verb} after {time.perf_counter() - started:.0f}s. Leaderboard: {path}")
     try:
@@ -322,7 +324,6 @@ def run(
     if unfinished or interrupted:
         raise SearchIncomplete("interrupted before the search was done; run the same command "
                                "to resume")
-    fail_lost_trials(store.local, {Path(result.path).name for result in grid})
     if len(board) and (board["status"] == TOO_SLOW).all():
         raise SearchIncomplete(
             f"every trial was too slow: the fastest projected "

@@ -80,17 +80,24 @@ def trial_records(experiment_dir: Path) -> dict[str, dict[str, Any]]:
             for t in study.get_trials(deepcopy=False) if TUNE_ID in t.user_attrs}
 
 
-def fail_lost_trials(experiment_dir: Path, known: set[str]) -> int:
-    """Fail the study's still-running trials that Tune does not know (it lost them to an
-    interruption before recording them); returns how many. Call once the search is done."""
+def close_unfinished_trials(experiment_dir: Path, known: set[str]) -> int:
+    """Once a search is done, end the study's trials still marked running; returns how many.
+    A trial Tune knows was cut by the time budget (Tune ends the experiment without telling
+    the searcher): PRUNED with its epochs, `cut by the time budget`. One Tune does not know
+    was lost to an interruption before Tune recorded it: FAIL."""
     if not (Path(experiment_dir) / STUDY_FILE).exists():
         return 0
     study = load_study(experiment_dir)
-    lost = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if t.user_attrs.get(TUNE_ID) not in known]
-    for trial in lost:
-        study.tell(trial.number, state=TrialState.FAIL)
-    return len(lost)
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in running:
+        if trial.user_attrs.get(TUNE_ID) in known:
+            live = optuna.Trial(study, trial._trial_id)
+            live.set_user_attr("status", "stopped_early")
+            live.set_user_attr("stop_reason", CUT)
+            study.tell(live, state=TrialState.PRUNED)
+        else:
+            study.tell(trial.number, state=TrialState.FAIL)
+    return len(running)
 
 
 def warm_start(experiment_dir: Path, earlier_dir: Path, space: SearchSpace,

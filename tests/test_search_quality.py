@@ -10,7 +10,7 @@ from ray.tune.schedulers import TrialScheduler
 from search.median import MedianPruner
 from search.run import SearchIncomplete, run
 from search.spec import parse_spec
-from search.study import STOPPED, TUNE_ID, load_study
+from search.study import CUT, STOPPED, TUNE_ID, load_study
 from search.tuning import grace_period, make_scheduler
 
 DATA = {"sample_rate": 4000, "clip_seconds": 0.25,
@@ -67,6 +67,21 @@ def test_a_too_slow_config_is_stopped_within_seconds_and_recorded(ray_local, tmp
     assert "max_epoch_seconds 0.001" in row["stop_reason"]
     assert row["train_seconds"] < 10
     assert row["macs"] > 0 and row["params"] > 0
+    assert study_states(experiment) == {row["trial_id"]: "PRUNED"}
+
+
+def test_a_trial_cut_by_the_time_budget_is_told_apart_from_a_stopped_one(ray_local,
+                                                                          tmp_path):
+    # One trial that would train far longer than the budget: Tune ends the experiment
+    # without telling the searcher, and the search must say the budget cut it.
+    experiment = run(spec(name="cut", searcher={"type": "random", "seed": 0},
+                          scheduler={"type": "none"}, max_epochs=10_000, num_samples=1,
+                          time_budget_s=8, max_epoch_seconds=60,
+                          fixed={**FIXED, "batch_size": 8}, space={"lr": {"choice": [1e-3]}}),
+                     tmp_path)
+    row = pd.read_csv(experiment / "leaderboard.csv").iloc[0]
+    assert row["status"] == "stopped_early" and row["stop_reason"] == CUT
+    assert not row["stopped_by_scheduler"] and row["epochs"] >= 1
     assert study_states(experiment) == {row["trial_id"]: "PRUNED"}
 
 
