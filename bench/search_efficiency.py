@@ -77,8 +77,10 @@ def reports(experiment: Path) -> list[dict]:
 def search(name: str, seed: int, samples: int, results: Path) -> dict:
     """Run one search; its reports, epochs, best, wall time and ideal time."""
     searcher, scheduler, default_samples = SEARCHES[name]
-    raw = {**copy.deepcopy(SPACE), "name": f"{name}-{seed}",
-           "searcher": {**searcher, "seed": seed}, "scheduler": scheduler}
+    if "seed" in searcher:
+        searcher = {**searcher, "seed": seed}
+    raw = {**copy.deepcopy(SPACE), "name": f"{name}-{seed}", "searcher": searcher,
+           "scheduler": scheduler}
     if default_samples:
         raw["num_samples"] = samples
     replaced = (patch.object(tuning, "make_searcher", rays_optuna_search)
