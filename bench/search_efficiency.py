@@ -52,6 +52,8 @@ SEARCHES = {
     "grid": ({"type": "grid"}, {"type": "none"}, None),
     "random+asha": ({"type": "random", "seed": 0}, ASHA, 16),
     "tpe+asha": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
+    "tpe-mv+asha": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6,
+                     "multivariate": True, "constant_liar": True}, ASHA, 16),
     "tpe+asha-ray": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
 }
 

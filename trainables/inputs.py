@@ -12,6 +12,7 @@ a result does not depend on the machine's memory.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -71,8 +72,7 @@ class Inputs:
 
     def head(self, n: int) -> Inputs:
         """The first `n` rows, without copying them."""
-        head = Inputs.__new__(Inputs)
-        head.x, head.normalisation, head.crop, head.stream = (
-            self.x[:n], self.normalisation, self.crop, self.stream)
+        head = copy.copy(self)
+        head.x = self.x[:n]
         head.tensor = None if self.tensor is None else self.tensor[:n]
         return head
