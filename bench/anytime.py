@@ -31,6 +31,7 @@ from sklearn.svm import SVC
 from speech import make
 
 from data_prep.sources import speech_commands
+from search import leaderboard
 
 ROOT = Path("results/bench/anytime")
 
@@ -76,7 +77,7 @@ def run_space(space: str, dataset: Path, budget: float | None, variant: str = ""
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
     (ROOT / f"{name}.log").write_text(done.stdout + done.stderr)
-    board = pd.read_csv(ROOT / name / "leaderboard.csv")
+    board = leaderboard.read(ROOT / name / "leaderboard.csv")
     counted = board[board["status"].isin(["complete", "stopped_early"])]
     top = board.iloc[0]
     return {"space": space, "variant": variant or "as it stands", "exit": done.returncode,

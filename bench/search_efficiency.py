@@ -1,11 +1,12 @@
 """How much of a full grid's work TPE + ASHA needs, and how much wall time Tune adds.
 
-One small space on the synthetic task, searched four ways in one run: the full grid (every
-point to max_epochs), random + ASHA, TPE + ASHA, and TPE + ASHA as Ray's OptunaSearch tells
-Optuna (a trial ASHA stopped as COMPLETE with its last epoch's value) instead of this
-project's study searcher (stopped trials PRUNED, finished ones their best epoch). For each:
-the best validation accuracy, the epochs spent, and for the TPE searches the epochs spent
-(in the order they ran) when a trial first came within 1 point of the grid's best.
+One small space on the synthetic task, searched five ways in one run: the full grid (every
+point to max_epochs), random + ASHA, TPE + ASHA, multivariate TPE + ASHA, and TPE + ASHA as
+Ray's OptunaSearch tells Optuna (a trial ASHA stopped as COMPLETE with its last epoch's
+value) instead of this project's study searcher (stopped trials PRUNED, finished ones their
+best epoch); each ASHA search once per `--seeds` seed. For each:
+the best validation accuracy, the epochs spent, and the epochs spent (in the order they
+ran) when a trial first came within 1 point of the grid's best.
 Target: at most 15% of the grid's epochs. Also each search's wall time against the sum of
 its trials' compute (Tune's time_total_s; and, stricter, the loop's epoch times alone)
 divided by the concurrency. Target: at most 1.15.

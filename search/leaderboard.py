@@ -191,6 +191,12 @@ def write(experiment_dir: str | Path, test_top_k: int = DEFAULT_TEST_TOP_K) -> P
     return target
 
 
+def read(path: str | Path) -> pd.DataFrame:
+    """A leaderboard CSV as written, its trial ids kept as text (pandas would read an id such
+    as `99e02494` as a number: infinity)."""
+    return pd.read_csv(path, dtype={"trial_id": str})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment_dir", type=Path)
@@ -198,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="score this many best trials (by validation) on the test split")
     args = parser.parse_args(argv)
     path = write(args.experiment_dir, args.test_top_k)
-    board = pd.read_csv(path)
+    board = read(path)
     print(board.head(20).to_string(index=False))
     print(f"\n{len(board)} trials; written to {path}")
 

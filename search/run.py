@@ -13,8 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from contracts.experiment import EXPERIMENT_FILE, ExperimentInfo
 from data_prep.config import ConfigError
 from data_prep.summary import describe as describe_data
@@ -299,7 +297,7 @@ def run(
     experiment_dir = store.pull()
     path = leaderboard.write(experiment_dir)
     store.push(path)
-    board = pd.read_csv(path)
+    board = leaderboard.read(path)
     verb = "stopped" if unfinished or interrupted else "finished"
     print(f"\nSearch {verb} after {time.perf_counter() - started:.0f}s. Leaderboard: {path}")
     try:

@@ -8,9 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
+
+from search.leaderboard import read as read_leaderboard
 
 RAY = str(Path(sys.executable).with_name("ray"))
 
@@ -55,7 +56,7 @@ def test_search_places_trials_on_both_nodes_of_a_cluster(tmp_path):
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         assert "2 at once" in done.stdout  # one CPU on each node
-        board = pd.read_csv(shared / "two-nodes" / "leaderboard.csv")
+        board = read_leaderboard(shared / "two-nodes" / "leaderboard.csv")
         assert len(board) == 6 and (board["status"] == "complete").all()
         nodes = set()
         for trial_dir in board["trial_dir"]:

@@ -7,10 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
 
+from search.leaderboard import read as read_leaderboard
 from search.run import run
 from search.spec import parse_spec
 from search.study import TUNE_ID, load_study
@@ -32,7 +32,7 @@ def test_raising_and_diverging_trials_are_recorded_and_the_search_goes_on(ray_lo
         "space": {"pool": {"choice": [4, 1024]}, "lr": {"choice": [1e-3, 1e12]},
                   "optimizer": {"choice": ["sgd"]}},
     })
-    board = pd.read_csv(run(spec, tmp_path) / "leaderboard.csv")
+    board = read_leaderboard(run(spec, tmp_path) / "leaderboard.csv")
     assert len(board) == 6
     raised = board[board["pool"] == 1024]
     diverged = board[(board["pool"] == 4) & (board["lr"] > 1)]
@@ -93,7 +93,7 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path, cor
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Resuming" in again.stdout
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     assert len(board) == 8 and (board["status"] == "complete").all()
     assert (board["epochs"] == 3).all()
     after = finished_trials(experiment, 3)
@@ -115,7 +115,7 @@ def test_storage_uri_holds_the_experiment_and_a_rerun_resumes_it(ray_local, tmp_
     shared = tmp_path / "bucket"
     uri = f"file://{shared}"
     run(parse_spec(raw), tmp_path / "local", storage=uri)
-    board = pd.read_csv(shared / "stored" / "leaderboard.csv")
+    board = read_leaderboard(shared / "stored" / "leaderboard.csv")
     assert len(board) == 3 and (board["status"] == "complete").all()
     assert len(list((shared / "stored").glob("*/checkpoint_*"))) >= 3
     trial_results = {p.parent.name: p.read_bytes()
@@ -123,7 +123,7 @@ def test_storage_uri_holds_the_experiment_and_a_rerun_resumes_it(ray_local, tmp_
     run(parse_spec(raw), tmp_path / "local", storage=uri)
     assert {p.parent.name: p.read_bytes()
             for p in (shared / "stored").glob("*/result.json")} == trial_results
-    assert len(pd.read_csv(shared / "stored" / "leaderboard.csv")) == 3
+    assert len(read_leaderboard(shared / "stored" / "leaderboard.csv")) == 3
 
 
 def test_max_failures_restarts_a_killed_trial_from_its_checkpoint(ray_local, tmp_path):
@@ -156,7 +156,7 @@ def test_max_failures_restarts_a_killed_trial_from_its_checkpoint(ray_local, tmp
 
     watcher = threading.Thread(target=kill_after_first_epoch, daemon=True)
     watcher.start()
-    board = pd.read_csv(run(spec, tmp_path) / "leaderboard.csv")
+    board = read_leaderboard(run(spec, tmp_path) / "leaderboard.csv")
     watcher.join()
     assert killed, "the trial finished before it could be killed"
     rows = [json.loads(line) for result in (tmp_path / "retry").glob("*/result.json")
@@ -193,7 +193,7 @@ def test_two_searches_run_side_by_side_and_keep_the_token_private(tmp_path):
              for line in out.splitlines() if line.startswith("Ray dashboard:")}
     assert len(ports) == 2
     for name in ("left", "right"):
-        board = pd.read_csv(tmp_path / "results" / name / "leaderboard.csv")
+        board = read_leaderboard(tmp_path / "results" / name / "leaderboard.csv")
         assert len(board) == 2 and (board["status"] == "complete").all()
     token = Path.home() / ".ray" / "auth_token"
     if token.exists():
@@ -223,4 +223,4 @@ def test_ctrl_c_ends_with_a_non_zero_exit_and_keeps_the_leaderboard(tmp_path):
     assert driver.returncode == 1, err[-3000:]
     assert "search incomplete: interrupted" in err and "run the same command to resume" in err
     assert "Search stopped" in out and "Search finished" not in out
-    assert len(pd.read_csv(experiment / "leaderboard.csv")) >= 1
+    assert len(read_leaderboard(experiment / "leaderboard.csv")) >= 1

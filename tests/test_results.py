@@ -11,6 +11,7 @@ import torch
 
 from contracts.shards import read_manifest, read_split
 from search.leaderboard import build
+from search.leaderboard import read as read_leaderboard
 from search.predict import main as predict_main
 from search.predict import predict_files
 from search.run import run
@@ -40,7 +41,7 @@ def experiment(ray_local, tmp_path_factory):
 
 
 def test_test_scores_for_the_top_trials_never_change_the_ranking(experiment):
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     assert list(board["rank"]) == [1, 2, 3, 4]
     scores = board["val_accuracy_best"].to_numpy()
     assert (scores[:-1] >= scores[1:]).all()  # ranked by validation alone
@@ -62,7 +63,7 @@ def test_test_scores_for_the_top_trials_never_change_the_ranking(experiment):
 
 def test_tied_trials_rank_by_validation_loss(experiment):
     """Accuracy on 15 validation clips ties often; the lower loss at the best epoch wins."""
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     loss_at_best = []
     for row in board.itertuples():
         results = [json.loads(line)
@@ -88,7 +89,7 @@ def test_predict_names_the_label_of_test_clips(experiment, capsys):
     table = predict_files(experiment, files, top=2)
     top = table[table["rank"] == 1]
     truth = [manifest.label_names[label] for label in test["label"]]
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     # From the audio files, predict reaches the best model's test accuracy on the shards.
     accuracy = (top["label"].to_numpy() == np.array(truth)).mean()
     assert accuracy == pytest.approx(board["test_accuracy"].iloc[0]) and accuracy > 0.6
@@ -139,7 +140,7 @@ def test_multilabel_report_has_roc_and_pr(ray_local, tmp_path):
                        "synthetic": {"clips_per_class": 12, "classes": EASY,
                                      "multi_label": True}}}
     experiment = run(parse_spec(raw), tmp_path)
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     assert "test_map" in board and board["test_map"].iloc[0] > 0
     page = assert_report_shows_its_plots(experiment)
     assert 'src="roc_pr.png"' in page and "confusion_matrix" not in page
@@ -150,7 +151,7 @@ def test_ensemble_numbers_come_from_the_members_predictions(experiment):
 
     targets, probs, trial_ids = member_predictions(experiment, 3)
     assert len(probs) == 3 and len(targets) == len(probs[0])
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     assert trial_ids == list(board["trial_id"].head(3))  # top 3 by validation
     soft, hard = votes(probs, multi_label=False)
     by_hand = (np.mean(probs, axis=0).argmax(1) == targets).mean()
@@ -172,7 +173,7 @@ def test_export_retrains_from_its_yaml_and_ships_the_model(experiment, tmp_path)
 
     out = export(experiment, tmp_path / "export")
     meta = json.loads((out / "model.json").read_text())
-    best = pd.read_csv(experiment / "leaderboard.csv").iloc[0]
+    best = read_leaderboard(experiment / "leaderboard.csv").iloc[0]
     assert meta["extra"]["trial_id"] == best["trial_id"] and meta["label_names"] == sorted(EASY)
     preparation = meta["extra"]["preparation"]
     assert preparation["n_mels"] == 32 and preparation["sample_rate"] == 4000
@@ -182,9 +183,17 @@ def test_export_retrains_from_its_yaml_and_ships_the_model(experiment, tmp_path)
     assert spec.num_samples == 1 and spec.space.names == []
     assert spec.space.fixed["dropout"] == pytest.approx(best["dropout"])
     retrained = run(spec, tmp_path / "retrain")
-    again = pd.read_csv(retrained / "leaderboard.csv")
+    again = read_leaderboard(retrained / "leaderboard.csv")
     assert len(again) == 1
     # Same config, seed and data: the retraining reproduces the exported trial.
     assert again["val_accuracy_best"].iloc[0] == pytest.approx(best["val_accuracy_best"])
     assert exported.label_names == sorted(EASY)
     assert yaml.safe_load((out / "best.yaml").read_text())["fixed"]["lr"] == 3e-3
+
+
+def test_trial_ids_that_look_like_numbers_are_read_as_written(tmp_path):
+    # Tune's ids are 8 hex digits: `99e02494` reads as a float (infinity) by default.
+    ids = ["99e02494", "00012345", "a1b2c3d4"]
+    path = tmp_path / "leaderboard.csv"
+    path.write_text("trial_id,val_accuracy_best\n" + "".join(f"{i},0.5\n" for i in ids))
+    assert list(read_leaderboard(path)["trial_id"]) == ids

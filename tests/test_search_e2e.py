@@ -3,10 +3,10 @@
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
+from search.leaderboard import read as read_leaderboard
 from search.run import run
 from search.spec import parse_spec
 from trainables.checkpoints import read_state
@@ -41,7 +41,7 @@ def experiment(ray_local, tmp_path_factory):
 
 def test_leaderboard_has_every_trial_best_first(experiment):
     experiment_dir, _ = experiment
-    board = pd.read_csv(experiment_dir / "leaderboard.csv")
+    board = read_leaderboard(experiment_dir / "leaderboard.csv")
     assert len(board) == 4 and board["trial_id"].is_unique
     assert list(board["rank"]) == [1, 2, 3, 4]
     scores = board["val_accuracy_best"].to_numpy()
@@ -57,7 +57,7 @@ def test_leaderboard_has_every_trial_best_first(experiment):
 
 def test_leaderboard_matches_what_trials_reported(experiment):
     experiment_dir, _ = experiment
-    board = pd.read_csv(experiment_dir / "leaderboard.csv")
+    board = read_leaderboard(experiment_dir / "leaderboard.csv")
     for row in board.itertuples():
         lines = (Path(row.trial_dir) / "result.json").read_text().splitlines()
         reported = [json.loads(line) for line in lines]
@@ -73,7 +73,7 @@ def test_best_checkpoint_loads_and_scores_as_reported(experiment):
     from trainables.loop import predict
 
     experiment_dir, _ = experiment
-    best = pd.read_csv(experiment_dir / "leaderboard.csv").iloc[0]
+    best = read_leaderboard(experiment_dir / "leaderboard.csv").iloc[0]
     state = read_state(best.checkpoint)
     metrics = json.loads((Path(best.checkpoint) / "metrics.json").read_text())
     assert metrics["val_accuracy"] == pytest.approx(best.val_accuracy_best)

@@ -3,10 +3,10 @@ told the truth about every trial, rungs on compute, and known-good configs tried
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
+from search.leaderboard import read as read_leaderboard
 from search.median import MedianPruner
 from search.run import SearchIncomplete, run
 from search.spec import parse_spec
@@ -37,7 +37,7 @@ def test_the_study_records_finished_stopped_and_failed_trials_as_they_ended(ray_
         max_epochs=4, num_samples=8, max_concurrent=1, fixed={**FIXED, "batch_size": 8},
         space={"pool": {"choice": [4, 1024]},  # 1024: wider than the clip, raises
                "lr": {"loguniform": [1e-4, 1e-1]}}), tmp_path)
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     states = study_states(experiment)
     expected = {"complete": "COMPLETE", "stopped_early": "PRUNED", "error": "FAIL"}
     for row in board.itertuples():
@@ -61,7 +61,7 @@ def test_a_too_slow_config_is_stopped_within_seconds_and_recorded(ray_local, tmp
                  max_epoch_seconds=0.001, fixed={**FIXED, "batch_size": 2},
                  space={"lr": {"choice": [1e-3]}}), tmp_path)
     experiment = tmp_path / "slow"
-    row = pd.read_csv(experiment / "leaderboard.csv").iloc[0]
+    row = read_leaderboard(experiment / "leaderboard.csv").iloc[0]
     assert row["status"] == "too_slow" and row["epochs"] == 1
     assert row["stop_reason"].startswith("too_slow: projected")
     assert "max_epoch_seconds 0.001" in row["stop_reason"]
@@ -79,7 +79,7 @@ def test_a_trial_cut_by_the_time_budget_is_told_apart_from_a_stopped_one(ray_loc
                           time_budget_s=8, max_epoch_seconds=60,
                           fixed={**FIXED, "batch_size": 8}, space={"lr": {"choice": [1e-3]}}),
                      tmp_path)
-    row = pd.read_csv(experiment / "leaderboard.csv").iloc[0]
+    row = read_leaderboard(experiment / "leaderboard.csv").iloc[0]
     assert row["status"] == "stopped_early" and row["stop_reason"] == CUT
     assert not row["stopped_by_scheduler"] and row["epochs"] >= 1
     assert study_states(experiment) == {row["trial_id"]: "PRUNED"}
@@ -134,7 +134,7 @@ def test_start_from_configs_run_first(ray_local, tmp_path):
     trials = sorted(load_study(experiment).trials, key=lambda t: t.number)
     assert trials[0].params == {"lr": 0.0042, "dropout": 0.11}
     assert trials[1].params["lr"] == 0.0017 and 0 <= trials[1].params["dropout"] <= 0.5
-    assert len(pd.read_csv(experiment / "leaderboard.csv")) == 3
+    assert len(read_leaderboard(experiment / "leaderboard.csv")) == 3
 
 
 def test_start_from_must_name_searched_keys_and_values_they_take():
@@ -195,7 +195,7 @@ def test_a_two_objective_search_marks_its_pareto_front(ray_local, tmp_path, caps
         "num_samples": 6, "fixed": {"first_kernel": 16, "first_stride": 4, "batch_size": 8},
         "space": {"channels": {"choice": [4, 8, 16]}, "conv_layers": {"int": [1, 3]},
                   "lr": {"loguniform": [1e-3, 1e-2]}}}), tmp_path)
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     members = board[board["pareto"]]
     assert len(members) >= 1
     # On the front: not dominated; off it: dominated by a member.

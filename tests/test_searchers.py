@@ -4,11 +4,11 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import pandas as pd
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
 from data_prep.config import ConfigError
+from search.leaderboard import read as read_leaderboard
 from search.median import MedianPruner
 from search.run import run
 from search.spec import parse_spec
@@ -48,7 +48,7 @@ def test_median_search_stops_weak_trials_without_repeating_epochs(ray_local, tmp
         "space": {"lr": {"choice": [1e-8, 3e-3]}},
     })
     experiment = run(spec, tmp_path)
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     assert len(board) == 8
     for trial_dir in board["trial_dir"]:
         epochs = [json.loads(line)["epoch"]
@@ -66,7 +66,7 @@ def test_grid_visits_every_point_once(ray_local, tmp_path):
         "space": {"act": {"choice": ["relu", "tanh"]}, "kernel_size": {"qint": [3, 7, 2]}},
     })
     assert spec.num_samples == 6
-    board = pd.read_csv(run(spec, tmp_path) / "leaderboard.csv")
+    board = read_leaderboard(run(spec, tmp_path) / "leaderboard.csv")
     points = set(zip(board["act"], board["kernel_size"], strict=True))
     assert points == {(a, k) for a in ("relu", "tanh") for k in (3, 5, 7)}
 
@@ -102,7 +102,7 @@ def test_preprocessing_variants_are_prepared_once_and_trials_get_theirs(
     assert len(list((tmp_path / "shards").iterdir())) == 4
     info = json.loads((experiment / "experiment.json").read_text())
     assert len(info["shards"]) == 4
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     assert len(board) == 6 and (board["status"] == "complete").all()
     for _, row in board.iterrows():
         state = read_state(row["checkpoint"])

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from published import write_panns, write_torchvision
 
 from data_prep.config import SyntheticConfig
+from search.leaderboard import read as read_leaderboard
 from search.run import run
 from search.spec import load_spec
 
@@ -48,7 +48,7 @@ def test_space_runs_end_to_end(ray_local, tmp_path_factory, space):
         spec.space.params = [p for p in spec.space.params if p.name != "depth"]
         spec.space.fixed["depth"] = 20
     experiment = run(spec, tmp_path_factory.mktemp(space.removesuffix(".yaml")))
-    board = pd.read_csv(experiment / "leaderboard.csv")
+    board = read_leaderboard(experiment / "leaderboard.csv")
     assert len(board) == 2
     assert (board["status"] != "error").all(), board["stop_reason"].tolist()
     assert board[f"{spec.metric}_best"].notna().all()
