@@ -243,8 +243,7 @@ class StudySearcher(OptunaSearch):
     def _record_epoch(self, ot_trial: optuna.Trial, result: dict[str, Any]) -> list[dict]:
         """Append one epoch's objectives to the trial's `objective_epochs` attribute (once
         per epoch); returns them all."""
-        epochs = self._ot_study.get_trials(deepcopy=False)[ot_trial.number].user_attrs.get(
-            OBJECTIVE_EPOCHS, [])
+        epochs = ot_trial.user_attrs.get(OBJECTIVE_EPOCHS, [])
         step = result.get("training_iteration")
         if step is None or any(r["training_iteration"] == step for r in epochs):
             return epochs
