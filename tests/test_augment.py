@@ -28,6 +28,7 @@ CASES = {
     "background_noise": (lambda x, g: augment.add_noise(x, (0.0, 5.0), g, wave(2, 4000) * 0.3),
                          wave),
     "speed": (lambda x, g: augment.speed(x, 0.2, g), wave),
+    "random_eq": (lambda x, g: augment.random_eq(x, 12.0, g), wave),
     "pitch_bins": (lambda x, g: augment.pitch_shift_bins(x, 3, g), spec),
     "spec_augment": (lambda x, g: augment.spec_augment(x, 2, 8, 2, 4, g), spec),
 }
@@ -66,6 +67,17 @@ def test_noise_lands_at_the_requested_snr():
     noisy = augment.add_noise(x, (10.0, 10.0), gen())
     snr = 10 * torch.log10(x.pow(2).mean(1) / (noisy - x).pow(2).mean(1))
     torch.testing.assert_close(snr, torch.full_like(snr, 10.0), atol=1e-3, rtol=0)
+
+
+def test_random_eq_gains_stay_in_range_and_differ_across_frequency():
+    t = torch.arange(8000) / 8000  # 1 s at 8 kHz: rfft bin k is k Hz
+    x = (torch.sin(2 * torch.pi * 100 * t) + torch.sin(2 * torch.pi * 3000 * t)).repeat(16, 1)
+    out = augment.random_eq(x, 9.0, gen())
+    before, after = (np.abs(np.fft.rfft(s.numpy(), axis=1))[:, [100, 3000]] for s in (x, out))
+    db = 20 * np.log10(after / before)  # (example, tone)
+    assert out.shape == x.shape
+    assert (np.abs(db) <= 9.0 + 1e-3).all() and np.abs(db).max() > 3.0
+    assert np.abs(db[:, 0] - db[:, 1]).max() > 3.0, "a curve should treat 100 Hz and 3 kHz apart"
 
 
 def test_speed_moves_the_pitch():

@@ -26,6 +26,8 @@ KEYS = (
         interval="[0, 1)"),
     Key("speed", "float", 0.0, "waveform: play up to this much faster or slower",
         interval="[0, 0.9]"),
+    Key("eq_db", "float", 0.0, "waveform: filter by a random smooth EQ curve within +-dB",
+        interval="[0, 60]"),
     Key("pitch_bins", "int", 0, "spectrogram: shift up or down by up to this many bins",
         interval="[0, 64]"),
     Key("spec_time_masks", "int", 0, "SpecAugment: time masks per clip", interval="[0, 32]"),
@@ -90,6 +92,24 @@ def add_noise(
     signal_rms = x.pow(2).mean(dim=-1, keepdim=True).sqrt()
     noise_rms = noise.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-8)
     return x + noise * signal_rms / noise_rms / 10 ** (snr / 20)
+
+
+EQ_POINTS = 6  # gains at log-spaced frequencies, straight lines between them
+
+
+def random_eq(x: torch.Tensor, max_db: float, g: torch.Generator) -> torch.Tensor:
+    """Filter each waveform by its own random EQ: gains drawn within +-max_db at EQ_POINTS
+    log-spaced frequencies (lowest bin to Nyquist), interpolated between them on a
+    log-frequency axis. A cut at the top is a low-pass; a tilt, another microphone or room."""
+    spectrum = torch.fft.rfft(x, dim=-1)
+    bins = spectrum.shape[-1]
+    db = _uniform(x.shape[0] * EQ_POINTS, -max_db, max_db, g, x.device).view(-1, EQ_POINTS)
+    where = torch.log1p(torch.arange(bins, device=x.device, dtype=x.dtype))
+    where = where / where[-1] * (EQ_POINTS - 1)
+    left = where.floor().long().clamp(max=EQ_POINTS - 2)
+    fraction = where - left
+    curve_db = db[:, left] * (1 - fraction) + db[:, left + 1] * fraction
+    return torch.fft.irfft(spectrum * 10 ** (curve_db / 20), n=x.shape[-1], dim=-1)
 
 
 def speed(x: torch.Tensor, max_change: float, g: torch.Generator) -> torch.Tensor:
@@ -172,8 +192,8 @@ def mixup(
 class Augmenter:
     """The augmentations a trial's config turns on. Keys (all off by default):
 
-    waveform: `gain_db`, `noise_snr_db` [low, high] (`noise: background` for the dataset's
-    background recordings), `time_shift`, `speed`;
+    waveform: `eq_db`, `gain_db`, `noise_snr_db` [low, high] (`noise: background` for the
+    dataset's background recordings), `time_shift`, `speed`;
     spectrogram: `spec_time_masks`, `spec_time_width`, `spec_freq_masks`, `spec_freq_width`,
     `pitch_bins`, `time_shift`; both: `mixup_alpha`, random crop from `crop_length`.
     """
@@ -196,6 +216,8 @@ class Augmenter:
         if self.waveform:
             if c.get("speed", 0) > 0:
                 x = speed(x, c["speed"], g)
+            if c.get("eq_db", 0) > 0:
+                x = random_eq(x, c["eq_db"], g)
             if c.get("gain_db", 0) > 0:
                 x = gain(x, c["gain_db"], g)
             if c.get("noise_snr_db"):
