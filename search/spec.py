@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from contracts.registry import Registry
 from contracts.shards import layer_names
 from data_prep.config import PRESETS, ConfigError, DatasetConfig, dotted_keys, with_dotted
 from trainables import loop, models
@@ -31,7 +32,6 @@ LEGACY_MODEL_KEY = "trainable"  # the top-level `model` key's name in earlier sp
 # What a trial costs, as each epoch reports it: objectives besides the validation metrics.
 COSTS = ("infer_ms_per_clip", "params", "macs", "epoch_time_s", "train_time_s")
 
-TIME_ATTRS = ("training_iteration", "time_total_s")  # rungs on epochs, or on seconds
 RESOURCES = {"cpu", "gpu"}
 
 
@@ -91,16 +91,21 @@ def _typed(raw: dict, key: str, kind: type | tuple, where: str = "") -> Any:
     return value
 
 
-def _section(raw: dict, key: str, table: dict[str, set], default: str) -> dict[str, Any]:
+def _section(raw: dict, key: str, registry: Registry, default: str) -> dict[str, Any]:
     section = dict(raw.get(key) or {"type": default})
     kind = section.get("type", default)
-    if kind not in table:
-        raise ConfigError(f"{key}.type: {kind!r} is not one of {sorted(table)}")
-    unknown = sorted(set(section) - table[kind] - {"type"})
+    if kind not in registry.names():
+        raise ConfigError(f"{key}.type: {kind!r} is not one of {sorted(registry.names())}")
+    options = registry.get(kind).options
+    unknown = sorted(set(section) - set(options) - {"type"})
     if unknown:
         raise ConfigError(
-            f"{key}.{unknown[0]}: unknown key for {kind!r}; allowed: {sorted(table[kind])}"
+            f"{key}.{unknown[0]}: unknown key for {kind!r}; allowed: {sorted(options)}"
         )
+    for name, value in section.items():
+        problem = None if name == "type" else options[name].problem(value)
+        if problem:
+            raise ConfigError(f"{key}.{problem}")
     section["type"] = kind
     return section
 
@@ -394,11 +399,8 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
                 f"dataset.representation: {raw['model']!r} reads {list(readable)}, not "
                 f"{variant.output_representation!r}"
             )
-    searcher = _section(raw, "searcher", {s.name: s.options for s in SEARCHERS}, "optuna_tpe")
-    scheduler = _section(raw, "scheduler", {s.name: s.options for s in SCHEDULERS}, "asha")
-    if scheduler.get("time_attr", TIME_ATTRS[0]) not in TIME_ATTRS:
-        raise ConfigError(f"scheduler.time_attr: {scheduler['time_attr']!r} is not one of "
-                          f"{list(TIME_ATTRS)}")
+    searcher = _section(raw, "searcher", SEARCHERS, "optuna_tpe")
+    scheduler = _section(raw, "scheduler", SCHEDULERS, "asha")
     num_samples = raw.get("num_samples", 10)
     if searcher["type"] == "grid":
         num_samples = math.prod(len(values) for values in space.grid().values())

@@ -1,6 +1,7 @@
 """How a search proposes and stops trials: the searchers (Optuna samplers) and the
 schedulers, each a function registered under the name a space's `searcher.type` or
-`scheduler.type` gives, with the option keys it takes (the spec checks them)."""
+`scheduler.type` gives, with the option keys it takes (the spec checks their names and
+values before any work starts)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import optuna
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from contracts.registry import Registry
+from trainables.keys import Key
 
 from .median import MedianPruner
 
@@ -20,12 +22,13 @@ from .median import MedianPruner
 Spec = Any
 
 EPOCHS = "training_iteration"  # Tune's count of reports: one per epoch
+TIME_ATTRS = (EPOCHS, "time_total_s")  # rungs on epochs, or on seconds of training
 
 
 @dataclass(frozen=True)
 class Strategy:
     name: str
-    options: frozenset[str]  # the keys its section of a space may hold besides `type`
+    options: dict[str, Key]  # the keys its section of a space may hold besides `type`
     make: Callable[..., Any]
 
 
@@ -33,17 +36,29 @@ SEARCHERS: Registry = Registry("searcher.type")
 SCHEDULERS: Registry = Registry("scheduler.type")
 
 
-def register(registry: Registry, name: str, options: tuple[str, ...] = ()) -> Callable:
+def register(registry: Registry, name: str, options: tuple[Key, ...] = ()) -> Callable:
     def add(make: Callable) -> Callable:
-        registry.register(name, Strategy(name, frozenset(options), make), make.__module__)
+        strategy = Strategy(name, {key.name: key for key in options}, make)
+        registry.register(name, strategy, make.__module__)
         return make
 
     return add
 
 
+SEED = Key("seed", "int", 0, "the searcher's random seed", interval="[0, inf)")
+GRACE_PERIOD = Key("grace_period", "float", 1, "the first rung: epochs, or seconds with "
+                   "time_attr time_total_s", interval="(0, inf)")
+TIME_ATTR = Key("time_attr", "str", EPOCHS, "compare trials at equal epochs or seconds",
+                choices=TIME_ATTRS)
+
+
 # Searchers: (section options, seed, spec) -> an Optuna sampler.
-@register(SEARCHERS, "optuna_tpe", ("seed", "n_startup_trials", "multivariate",
-                                    "constant_liar"))
+@register(SEARCHERS, "optuna_tpe", (
+    SEED, Key("n_startup_trials", "int", 10, "random trials before TPE models the rest",
+              interval="[0, inf)"),
+    Key("multivariate", "bool", False, "model the keys jointly"),
+    Key("constant_liar", "bool", False, "treat running trials as bad, so that parallel "
+        "trials spread out")))
 def tpe(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
     """TPE; with several objectives, Optuna's multi-objective TPE."""
     return optuna.samplers.TPESampler(
@@ -52,13 +67,14 @@ def tpe(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
         constant_liar=options.get("constant_liar", False))
 
 
-@register(SEARCHERS, "nsga2", ("seed", "population_size"))
+@register(SEARCHERS, "nsga2", (SEED, Key("population_size", "int", 50, "trials per "
+                                         "generation", interval="[2, inf)")))
 def nsga2(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
     return optuna.samplers.NSGAIISampler(seed=seed,
                                          population_size=options.get("population_size", 50))
 
 
-@register(SEARCHERS, "random", ("seed",))
+@register(SEARCHERS, "random", (SEED,))
 def random(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=seed)
 
@@ -78,7 +94,8 @@ def grace_period(spec: Spec) -> float:
 
 
 # Schedulers: spec -> a Tune trial scheduler.
-@register(SCHEDULERS, "asha", ("grace_period", "reduction_factor", "time_attr"))
+@register(SCHEDULERS, "asha", (GRACE_PERIOD, TIME_ATTR, Key(
+    "reduction_factor", "float", 3, "keep 1 in this many at each rung", interval="(1, inf)")))
 def asha(spec: Spec) -> TrialScheduler:
     time_attr = spec.scheduler.get("time_attr", EPOCHS)
     # On seconds, a trial still ends at max_epochs by itself; max_t only bounds rungs.
@@ -87,7 +104,8 @@ def asha(spec: Spec) -> TrialScheduler:
                          reduction_factor=spec.scheduler.get("reduction_factor", 3))
 
 
-@register(SCHEDULERS, "median", ("grace_period", "min_samples", "time_attr"))
+@register(SCHEDULERS, "median", (GRACE_PERIOD, TIME_ATTR, Key(
+    "min_samples", "int", 3, "trials at a rung before any is stopped", interval="[1, inf)")))
 def median(spec: Spec) -> TrialScheduler:
     return MedianPruner(spec.metric, spec.mode, grace_period(spec),
                         spec.scheduler.get("min_samples", 3),

@@ -82,10 +82,11 @@ def test_a_new_searcher_is_one_registered_function(tmp_path):
     import optuna
 
     from search.spec import parse_spec
-    from search.strategies import SEARCHERS, register
+    from search.strategies import SEARCHERS, SEED, register
     from search.tuning import make_searcher
+    from trainables.keys import Key
 
-    @register(SEARCHERS, "qmc", ("seed", "scramble"))
+    @register(SEARCHERS, "qmc", (SEED, Key("scramble", "bool", True, "scramble the sequence")))
     def qmc(options, seed, spec):
         return optuna.samplers.QMCSampler(seed=seed, scramble=options.get("scramble", True))
 
@@ -98,6 +99,9 @@ def test_a_new_searcher_is_one_registered_function(tmp_path):
         assert isinstance(searcher._ot_study.sampler, optuna.samplers.QMCSampler)
         with pytest.raises(ConfigError, match=r"searcher.scrambled: unknown key for 'qmc'"):
             parse_spec({**raw, "searcher": {"type": "qmc", "scrambled": False}})
+        with pytest.raises(ConfigError, match=r"searcher.scramble: 'no' is not allowed; "
+                                              r"expected bool"):
+            parse_spec({**raw, "searcher": {"type": "qmc", "scramble": "no"}})
     finally:
         SEARCHERS.unregister("qmc")
     with pytest.raises(ConfigError, match=r"searcher.type: 'qmc' is not one of"):

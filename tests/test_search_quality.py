@@ -120,7 +120,8 @@ def test_rungs_on_seconds_compare_trials_at_equal_compute():
 def test_an_unknown_time_attr_is_an_error():
     from data_prep.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"scheduler\.time_attr: 'epochs' is not one of"):
+    with pytest.raises(ConfigError, match=r"scheduler\.time_attr: 'epochs' is not allowed; "
+                                        r"expected one of training_iteration, time_total_s"):
         spec(space={}, scheduler={"type": "asha", "time_attr": "epochs"})
 
 

@@ -41,6 +41,9 @@ BAD = [
     ("mlp", ["--set", "dataset.source=/nonexistent/clips"], r"/nonexistent/clips does not exist"),
     ("mlp", ["--set", "searcher.type=bayes"], r"searcher\.type: 'bayes'"),
     ("mlp", ["--set", "scheduler.grace=2"], r"scheduler\.grace: unknown key"),
+    ("mlp", ["--set", "scheduler.reduction_factor=1"], r"scheduler\.reduction_factor: 1 is "
+                                                       r"not allowed; expected float in \(1,"),
+    ("mlp", ["--set", "searcher.n_startup_trials=ten"], r"searcher\.n_startup_trials: 'ten'"),
     ("mlp", ["--set", "model=cnn3d"], r"model: 'cnn3d'"),
     ("mlp", ["--set", "resources.gpu=-1"], r"resources\.gpu: must not be negative"),
     ("mlp", ["--data", "/nonexistent"], r"--data /nonexistent: no such file or folder"),
