@@ -10,10 +10,15 @@ test accuracy and the preparation time:
 - no offline augmentation;
 - `dataset.augment`: `--copies` pitch-shifted copies of every train clip, the whole
   spectrum moved (`keep_formants: false`, a tape played faster);
-- the same with the spectral envelope kept (the default: only the pitch moves).
+- the same with the spectral envelope kept (the default: only the pitch moves);
+- the same with the cheap online effects a search would add (`ONLINE`), and with a random
+  EQ on top (`FILTERED`, waveforms).
+
+Each row is trained once per `--seeds` seed (one seed's gap moved by more than 5 points).
 
     .venv/bin/python bench/robustness.py [--epochs 20] [--copies 4] [--pitch 0 10]
-        [--models cnn1d cnn2d] [--variants none spectrum formants]
+        [--seeds 0 1 2] [--models cnn1d cnn2d]
+        [--variants none spectrum formants formants+online formants+online+eq]
 """
 
 from __future__ import annotations
@@ -35,10 +40,18 @@ from data_prep.pipeline import prepare
 from trainables.data import TrialData
 
 ROOT = Path("results/bench/speech")
+VARIANTS = ("none", "spectrum", "formants", "formants+online", "formants+online+eq")
 
 
 def register(rng: np.random.Generator, split: str) -> int:
     return int(rng.integers(65, 100)) if split == "test" else int(rng.integers(0, 36))
+
+
+# The default spaces' cheap online effects, on top of the copies: what a search would add.
+ONLINE = {"cnn1d": {"gain_db": 6.0, "noise_snr_db": [10.0, 40.0], "time_shift": 0.1},
+          "cnn2d": {"spec_time_masks": 1, "spec_freq_masks": 1, "time_shift": 0.1}}
+# A random EQ (waveforms only) on top of those: does filtering help across register?
+FILTERED = {"cnn1d": {"eq_db": 6.0}}
 
 
 def main() -> None:
@@ -46,10 +59,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--pitch", type=float, nargs=2, default=(0.0, 10.0))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="train each row once per seed; the table gives the mean")
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
-    parser.add_argument("--variants", nargs="+", choices=("none", "spectrum", "formants"),
-                        default=("none", "spectrum", "formants"))
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS[:3])
     args = parser.parse_args()
     torch.set_num_threads(2)
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR",
@@ -59,36 +72,45 @@ def main() -> None:
     print(f"dataset: {source} ({time.perf_counter() - started:.0f}s)")
     cache = Path(tempfile.mkdtemp(prefix="robustness-", dir="results"))
     copies = {"copies": args.copies, "pitch_semitones": list(args.pitch)}
-    variants = {("none", "no copies"): {},
-                ("spectrum", f"{args.copies} copies {list(args.pitch)} st, spectrum"): {
-                    **copies, "keep_formants": False},
-                ("formants", f"{args.copies} copies {list(args.pitch)} st, formants kept"):
-                    copies}
+    span = f"{args.copies} copies {list(args.pitch)} st"
+    variants = {"none": ("no copies", {}, ()),
+                "spectrum": (f"{span}, spectrum", {**copies, "keep_formants": False}, ()),
+                "formants": (f"{span}, formants kept", copies, ()),
+                "formants+online": (f"{span}, formants kept, online effects", copies,
+                                    (ONLINE,)),
+                "formants+online+eq": (f"{span}, formants kept, online effects, EQ", copies,
+                                       (ONLINE, FILTERED))}
     rows = []
     for name in args.models:
         representation, config = MODELS[name]
-        for (kind, variant), augment in variants.items():
-            if kind not in args.variants:
-                continue
+        for kind in args.variants:
+            variant, augment, effects = variants[kind]
+            if any(name not in effect for effect in effects):
+                continue  # e.g. no EQ for spectrograms
+            online = {k: v for effect in effects for k, v in effect[name].items()}
             dataset = DatasetConfig.from_dict({
                 "source": str(source), "sample_rate": 16000, "clip_seconds": 1.0,
                 "representation": representation, "loudness": "rms", "augment": augment})
             prepared = prepare(dataset, cache)  # a fresh cache: every preparation timed
-            prep_s = prepared.seconds
-            t = time.perf_counter()
-            trained = best_model(name, {**config, "max_epochs": args.epochs,
-                                        "seed": args.seed},
-                                 TrialData.from_shards(prepared.path))
-            val, test = (accuracy(trained, prepared.path, s) for s in ("val", "test"))
-            rows.append((name, variant, val, test, prep_s, time.perf_counter() - t))
-            print(f"{name} {variant:<36} val {val:.3f} test {test:.3f} (gap "
-                  f"{100 * (val - test):+.1f} points) prepared in {prep_s:.0f}s, trained in "
-                  f"{rows[-1][-1]:.0f}s", flush=True)
-    print("\n| model | variant | val | test (high voices) | gap (points) | preparation |")
+            data = TrialData.from_shards(prepared.path)
+            scores = []
+            for seed in args.seeds:
+                trained = best_model(name, {**config, **online, "max_epochs": args.epochs,
+                                            "seed": seed}, data)
+                val, test = (accuracy(trained, prepared.path, s) for s in ("val", "test"))
+                scores.append((val, test))
+                print(f"{name} {variant:<52} seed {seed} val {val:.3f} test {test:.3f} (gap "
+                      f"{100 * (val - test):+.1f} points)", flush=True)
+            rows.append((name, variant, np.array(scores),
+                         "as above" if prepared.reused else f"{prepared.seconds:.0f} s"))
+    print(f"\nmeans over seeds {args.seeds} (gap: min to max over seeds)")
+    print("| model | variant | val | test (high voices) | gap (points) | preparation |")
     print("|---|---|---|---|---|---|")
-    for name, variant, val, test, prep_s, _ in rows:
-        print(f"| {name} | {variant} | {val:.3f} | {test:.3f} | {100 * (val - test):+.1f} | "
-              f"{prep_s:.0f} s |")
+    for name, variant, scores, preparation in rows:
+        val, test = scores.mean(axis=0)
+        gaps = 100 * (scores[:, 0] - scores[:, 1])
+        print(f"| {name} | {variant} | {val:.3f} | {test:.3f} | {100 * (val - test):+.1f} "
+              f"({gaps.min():+.1f} to {gaps.max():+.1f}) | {preparation} |")
     print(f"chance {1 / 14:.3f}; {time.perf_counter() - started:.0f}s in all")
     shutil.rmtree(cache)
 
