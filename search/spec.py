@@ -94,7 +94,7 @@ def _typed(raw: dict, key: str, kind: type | tuple, where: str = "") -> Any:
 def _section(raw: dict, key: str, registry: Registry, default: str) -> dict[str, Any]:
     section = dict(raw.get(key) or {"type": default})
     kind = section.get("type", default)
-    if kind not in registry.names():
+    if kind not in registry:
         raise ConfigError(f"{key}.type: {kind!r} is not one of {sorted(registry.names())}")
     options = registry.get(kind).options
     unknown = sorted(set(section) - set(options) - {"type"})
