@@ -1,7 +1,8 @@
 """How much of a full grid's work TPE + ASHA needs, and how much wall time Tune adds.
 
-One small space on the synthetic task, searched five ways in one run: the full grid (every
-point to max_epochs), random + ASHA, TPE + ASHA, multivariate TPE + ASHA, and TPE + ASHA as
+One small space on the synthetic task, searched in one run: the full grid (every point to
+max_epochs), random + ASHA, TPE + ASHA and multivariate TPE + ASHA (each after 6 or 4 random
+startup trials), and TPE + ASHA as
 Ray's OptunaSearch tells Optuna (a trial ASHA stopped as COMPLETE with its last epoch's
 value) instead of this project's study searcher (stopped trials PRUNED, finished ones their
 best epoch); each ASHA search once per `--seeds` seed. For each:
@@ -61,8 +62,11 @@ SEARCHES = {
     "grid": ({"type": "grid"}, {"type": "none"}, None),
     "random+asha": ({"type": "random", "seed": 0}, ASHA, 16),
     "tpe+asha": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
+    "tpe4+asha": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 4}, ASHA, 16),
     "tpe-mv+asha": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6,
                      "multivariate": True, "constant_liar": True}, ASHA, 16),
+    "tpe4-mv+asha": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 4,
+                      "multivariate": True, "constant_liar": True}, ASHA, 16),
     "tpe+asha-ray": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
 }
 
