@@ -1,7 +1,7 @@
 """How a search proposes and stops trials: the searchers (Optuna samplers) and the
 schedulers, each a function registered under the name a space's `searcher.type` or
 `scheduler.type` gives, with the option keys it takes (the spec checks their names and
-values before any work starts)."""
+values before any work starts, and fills in the defaults of those not given)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def register(registry: Registry, name: str, options: tuple[Key, ...] = ()) -> Ca
 
 
 SEED = Key("seed", "int", 0, "the searcher's random seed", interval="[0, inf)")
-GRACE_PERIOD = Key("grace_period", "float", 1, "the first rung: epochs, or seconds with "
-                   "time_attr time_total_s", interval="(0, inf)")
+GRACE_PERIOD = Key("grace_period", "float", None, "the first rung: epochs (by default 1), or "
+                   "with time_attr time_total_s seconds of training (by default the time one "
+                   "epoch may take, or 10)", interval="(0, inf)", nullable=True)
 TIME_ATTR = Key("time_attr", "str", EPOCHS, "compare trials at equal epochs or seconds",
                 choices=TIME_ATTRS)
 
@@ -62,16 +63,14 @@ TIME_ATTR = Key("time_attr", "str", EPOCHS, "compare trials at equal epochs or s
 def tpe(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
     """TPE; with several objectives, Optuna's multi-objective TPE."""
     return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=options.get("n_startup_trials", 10),
-        multivariate=options.get("multivariate", False),
-        constant_liar=options.get("constant_liar", False))
+        seed=seed, n_startup_trials=options["n_startup_trials"],
+        multivariate=options["multivariate"], constant_liar=options["constant_liar"])
 
 
 @register(SEARCHERS, "nsga2", (SEED, Key("population_size", "int", 50, "trials per "
                                          "generation", interval="[2, inf)")))
 def nsga2(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.NSGAIISampler(seed=seed,
-                                         population_size=options.get("population_size", 50))
+    return optuna.samplers.NSGAIISampler(seed=seed, population_size=options["population_size"])
 
 
 @register(SEARCHERS, "random", (SEED,))
@@ -87,29 +86,28 @@ def grid(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
 def grace_period(spec: Spec) -> float:
     """The scheduler's first rung: epochs, or with `time_attr: time_total_s` seconds of
     training (by default the time one epoch may take, or 10 s)."""
-    options = spec.scheduler
-    if options.get("time_attr", EPOCHS) == EPOCHS:
-        return min(options.get("grace_period", 1), spec.max_epochs)
-    return options.get("grace_period", spec.epoch_seconds_limit or 10.0)
+    given = spec.scheduler.get("grace_period")  # a scheduler without rungs has none
+    if spec.scheduler.get("time_attr", EPOCHS) == EPOCHS:
+        return min(given or 1, spec.max_epochs)
+    return given or spec.epoch_seconds_limit or 10.0
 
 
 # Schedulers: spec -> a Tune trial scheduler.
 @register(SCHEDULERS, "asha", (GRACE_PERIOD, TIME_ATTR, Key(
     "reduction_factor", "float", 3, "keep 1 in this many at each rung", interval="(1, inf)")))
 def asha(spec: Spec) -> TrialScheduler:
-    time_attr = spec.scheduler.get("time_attr", EPOCHS)
+    time_attr = spec.scheduler["time_attr"]
     # On seconds, a trial still ends at max_epochs by itself; max_t only bounds rungs.
     max_t = spec.max_epochs if time_attr == EPOCHS else (spec.time_budget_s or 86400)
     return ASHAScheduler(time_attr=time_attr, max_t=max_t, grace_period=grace_period(spec),
-                         reduction_factor=spec.scheduler.get("reduction_factor", 3))
+                         reduction_factor=spec.scheduler["reduction_factor"])
 
 
 @register(SCHEDULERS, "median", (GRACE_PERIOD, TIME_ATTR, Key(
     "min_samples", "int", 3, "trials at a rung before any is stopped", interval="[1, inf)")))
 def median(spec: Spec) -> TrialScheduler:
     return MedianPruner(spec.metric, spec.mode, grace_period(spec),
-                        spec.scheduler.get("min_samples", 3),
-                        spec.scheduler.get("time_attr", EPOCHS))
+                        spec.scheduler["min_samples"], spec.scheduler["time_attr"])
 
 
 @register(SCHEDULERS, "none")

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import optuna
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
@@ -12,6 +13,8 @@ from search.leaderboard import read as read_leaderboard
 from search.median import MedianPruner
 from search.run import run
 from search.spec import parse_spec
+from search.strategies import SEARCHERS
+from search.tuning import make_scheduler
 from trainables.checkpoints import read_state
 
 TINY = {"sample_rate": 4000, "clip_seconds": 0.25,
@@ -79,6 +82,14 @@ def test_grid_needs_discrete_keys_and_options_are_checked():
     tpe = {**base, "searcher": {"type": "optuna_tpe", "multivariate": True,
                                 "constant_liar": True}}
     assert parse_spec(tpe).searcher["constant_liar"] is True
+    # Options not given take their keys' defaults, which the run prints and the samplers use.
+    spec = parse_spec({**base, "searcher": {"type": "optuna_tpe"},
+                       "scheduler": {"type": "median"}})
+    assert spec.searcher == {"type": "optuna_tpe", "seed": 0, "n_startup_trials": 10,
+                             "multivariate": False, "constant_liar": False}
+    assert make_scheduler(spec).min_samples == 3
+    assert isinstance(SEARCHERS.get("optuna_tpe").make(spec.searcher, 0, spec),
+                      optuna.samplers.TPESampler)
     with pytest.raises(ConfigError, match=r"scheduler\.reduction_factor: unknown key for "
                                           r"'median'"):
         parse_spec({**tpe, "scheduler": {"type": "median", "reduction_factor": 3}})
