@@ -15,11 +15,15 @@ test accuracy and the preparation time:
   EQ on top (`FILTERED`, waveforms).
 
 Each row is trained once per `--seeds` seed (one seed's gap moved by more than 5 points).
-`--control` makes the same speakers with the test ones pitched low as well: the gap that
-remains is the held-out test voices' own, the floor no register augmentation can go below.
+
+The test speakers take the validation speakers' voice variants (`--test-voices
+validation's`, never heard in training), so that validation and test differ in register
+alone. With voice variants of their own (`--test-voices own`, sessions 5-7) the gap also
+held how much harder those voices are: `--control` makes the same speakers with the test
+ones pitched low as well, and measured that part alone (5-6 points).
 
     .venv/bin/python bench/robustness.py [--epochs 20] [--copies 4] [--pitch 0 10]
-        [--seeds 0 1 2] [--models cnn1d cnn2d] [--control]
+        [--seeds 0 1 2] [--models cnn1d cnn2d] [--test-voices own] [--control]
         [--variants none spectrum formants formants+online formants+online+eq]
 """
 
@@ -70,6 +74,10 @@ def main() -> None:
                         help="train each row once per seed; the table gives the mean")
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS[:3])
+    parser.add_argument("--test-voices", choices=("validation's", "own"),
+                        default="validation's",
+                        help="the test speakers' voice variants: the validation speakers' "
+                             "(the gap is the register's) or their own (sessions 5-7)")
     parser.add_argument("--control", action="store_true",
                         help="test speakers pitched low like the others: the gap that is "
                              "the held-out voices' own, without a change of register")
@@ -78,8 +86,10 @@ def main() -> None:
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR",
              log_to_driver=False)
     started = time.perf_counter()
-    source = make(ROOT / ("register-control" if args.control else "register"),
-                  speakers=(96, 24, 24), seed=1, pitch=control if args.control else register)
+    own = args.test_voices == "own"
+    folder = "register" + ("-control" if args.control else "") + ("" if own else "-valvoices")
+    source = make(ROOT / folder, speakers=(96, 24, 24), seed=1,
+                  pitch=control if args.control else register, test_voices=args.test_voices)
     print(f"dataset: {source} ({time.perf_counter() - started:.0f}s)")
     cache = Path(tempfile.mkdtemp(prefix="robustness-", dir="results"))
     copies = {"copies": args.copies, "pitch_semitones": list(args.pitch)}

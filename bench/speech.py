@@ -3,8 +3,9 @@
 Speech Commands layout (`<word>/<speaker>_nohash_<n>.wav`, `validation_list.txt`,
 `testing_list.txt`), 1 s at 16 kHz. Each speaker is an accent, a voice variant, a pitch, a
 speed and a recording level; each word is placed at a random offset over background noise.
-Train, validation and test speakers use disjoint voice variants, so the test voices are
-never heard in training. Installs espeak-ng (Debian) when it is missing.
+Train, validation and test speakers use disjoint voice variants (or validation and test the
+same ones), so the test voices are never heard in training. Installs espeak-ng (Debian)
+when it is missing.
 """
 
 from __future__ import annotations
@@ -75,8 +76,13 @@ Pitch = Callable[[np.random.Generator, str], int]
 
 
 def make(root: Path, speakers: tuple[int, int, int] = (48, 12, 12), seed: int = 0,
-         pitch: Pitch | None = None, words: tuple[str, ...] = WORDS) -> Path:
-    """Train, val and test speakers saying every word; returns `root` (made once)."""
+         pitch: Pitch | None = None, words: tuple[str, ...] = WORDS,
+         test_voices: str = "own") -> Path:
+    """Train, val and test speakers saying every word; returns `root` (made once).
+    `test_voices`: "own", voice variants of their own (heard neither in training nor in
+    validation); "validation's", the test speaker of each number takes the voice variant
+    of the validation speaker of that number (still never heard in training), so that
+    validation and test differ only in what `pitch` gives them."""
     if (root / "testing_list.txt").exists():
         return root
     espeak = ensure_espeak()
@@ -84,6 +90,8 @@ def make(root: Path, speakers: tuple[int, int, int] = (48, 12, 12), seed: int = 
     pool = [v for v in variants(espeak) if v not in ("default",)]
     rng.shuffle(pool)
     thirds = np.array_split(np.array(pool), 3)
+    if test_voices == "validation's":
+        thirds[2] = thirds[1]
     jobs, lists = [], {"train": [], "val": [], "test": []}
     for split, count, names in zip(("train", "val", "test"), speakers, thirds, strict=True):
         for s in range(count):
