@@ -1,8 +1,10 @@
 """Do models hold when the test voices speak in another register? Side by side in one run.
 
 espeak-ng speech (bench/speech.py: 14 words, held-out voices, accents, speeds, levels and
-noise) whose train and validation speakers are pitched low (espeak `-p` 0-35, about 85 Hz)
-and test speakers high (`-p` 65-99, about 140 Hz: some 8 semitones up). For a cnn1d
+noise) whose train and validation speakers are pitched low (espeak `-p` 0-35) and test
+speakers high (`-p` 65-99). The same voice and word at `-p` 15 and 85 measure (librosa's
+pyin) 57-124 Hz and 134-254 Hz, 11 to 15 semitones apart, so the test voices lie some 6 to
+18 semitones above the training ones. For a cnn1d
 (waveform) and a cnn2d (log-mel) config like the default spaces' best (bench/level_shift.py),
 trained once per variant and kept at their best validation epoch, it prints validation and
 test accuracy and the preparation time:
