@@ -127,7 +127,8 @@ def main() -> None:
             rows.append((name, variant, np.array(scores),
                          "as above" if prepared.reused else f"{prepared.seconds:.0f} s"))
     print(f"\nmeans over seeds {args.seeds} (gap: min to max over seeds)")
-    print("| model | variant | val | test (high voices) | gap (points) | preparation |")
+    tested = "low voices, control" if args.control else "high voices"
+    print(f"| model | variant | val | test ({tested}) | gap (points) | preparation |")
     print("|---|---|---|---|---|---|")
     for name, variant, scores, preparation in rows:
         val, test = scores.mean(axis=0)
