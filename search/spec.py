@@ -106,7 +106,8 @@ def _section(raw: dict, key: str, registry: Registry, default: str) -> dict[str,
         problem = None if name == "type" else options[name].problem(value)
         if problem:
             raise ConfigError(f"{key}.{problem}")
-    return {"type": kind, **{name: key.default for name, key in options.items()}, **section}
+    return {"type": kind, **{name: option.default for name, option in options.items()},
+            **section}
 
 
 def _variants(dataset: DatasetConfig, space: SearchSpace) -> dict[str, DatasetConfig]:
