@@ -14,7 +14,11 @@ test accuracy and the preparation time:
   spectrum moved (`keep_formants: false`, a tape played faster);
 - the same with the spectral envelope kept (the default: only the pitch moves);
 - the same with the cheap online effects a search would add (`ONLINE`), and with a random
-  EQ on top (`FILTERED`, waveforms).
+  EQ on top (`FILTERED`, waveforms);
+- copies spoken again by the WORLD vocoder (`pitch_method: world`, `pip install -e
+  ".[world]"`), the pitch track moved, and also bent by a random intonation contour
+  (`--intonation` semitones): espeak's low voices often hold one note where the high ones
+  rise and fall.
 
 Each row is trained once per `--seeds` seed (one seed's gap moved by more than 5 points).
 
@@ -26,7 +30,8 @@ ones pitched low as well, and measured that part alone (4.5 points cnn1d, 0.3 cn
 
     .venv/bin/python bench/robustness.py [--epochs 20] [--copies 4] [--pitch 0 10]
         [--seeds 0 1 2] [--models cnn1d cnn2d] [--test-voices own] [--control]
-        [--variants none spectrum formants formants+online formants+online+eq]
+        [--variants none spectrum formants formants+online formants+online+eq world
+         world+intonation] [--intonation 3]
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ from data_prep.pipeline import prepare
 from trainables.data import TrialData
 
 ROOT = Path("results/bench/speech")
-VARIANTS = ("none", "spectrum", "formants", "formants+online", "formants+online+eq")
+VARIANTS = ("none", "spectrum", "formants", "formants+online", "formants+online+eq", "world",
+            "world+intonation")
 
 
 def register(rng: np.random.Generator, split: str) -> int:
@@ -76,6 +82,8 @@ def main() -> None:
                         help="train each row once per seed; the table gives the mean")
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS[:3])
+    parser.add_argument("--intonation", type=float, default=3.0,
+                        help="world+intonation: the contour's reach in semitones")
     parser.add_argument("--test-voices", choices=("validation's", "own"),
                         default="validation's",
                         help="the test speakers' voice variants: the validation speakers' "
@@ -102,7 +110,12 @@ def main() -> None:
                 "formants+online": (f"{span}, formants kept, online effects", copies,
                                     (ONLINE,)),
                 "formants+online+eq": (f"{span}, formants kept, online effects, EQ", copies,
-                                       (ONLINE, FILTERED))}
+                                       (ONLINE, FILTERED)),
+                "world": (f"{span}, WORLD", {**copies, "pitch_method": "world"}, ()),
+                "world+intonation": (
+                    f"{span}, WORLD, intonation +-{args.intonation:g} st",
+                    {**copies, "pitch_method": "world",
+                     "intonation_semitones": args.intonation}, ())}
     rows = []
     for name in args.models:
         representation, config = MODELS[name]

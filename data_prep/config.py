@@ -80,6 +80,9 @@ class EmbedConfig:
             raise ConfigError(f"{where}.batch_size: must be at least 1, got {self.batch_size}")
 
 
+PITCH_METHODS = ("phase_vocoder", "world")
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Offline augmentation (`data_prep.copies`): `copies` transformed versions of every
@@ -92,6 +95,10 @@ class AugmentConfig:
     # Pitch copies keep the spectral envelope (formants) where it was: another register of
     # the same voice or instrument, not a tape played faster.
     keep_formants: bool = True
+    # "phase_vocoder" (librosa) or "world" (WORLD resynthesis: `pip install -e ".[world]"`).
+    pitch_method: str = "phase_vocoder"
+    # WORLD only: each copy's pitch also bent by a smooth random contour within +- this.
+    intonation_semitones: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:  # [-3, 3] and [-3.0, 3.0] fingerprint alike
@@ -112,7 +119,24 @@ class AugmentConfig:
                     or not low_bound <= bounds[0] <= bounds[1] <= high_bound):
                 raise ConfigError(f"{where}.{key}: expected [low, high] within "
                                   f"[{low_bound:g}, {high_bound:g}], got {list(bounds)!r}")
-        if self.copies and self.pitch_semitones == (0.0, 0.0) and self.stretch == (1.0, 1.0):
+        if self.pitch_method not in PITCH_METHODS:
+            raise ConfigError(f"{where}.pitch_method: {self.pitch_method!r} is not one of "
+                              f"{list(PITCH_METHODS)}")
+        if not isinstance(self.intonation_semitones, (int, float)) or not (
+                0 <= self.intonation_semitones <= 12):
+            raise ConfigError(f"{where}.intonation_semitones: expected 0 to 12 semitones, got "
+                              f"{self.intonation_semitones!r}")
+        if self.intonation_semitones and self.pitch_method != "world":
+            raise ConfigError(f"{where}.intonation_semitones: bending the pitch contour needs "
+                              "pitch_method: world (a phase vocoder moves every frame alike)")
+        if self.copies and self.pitch_method == "world":
+            try:
+                import pyworld  # noqa: F401
+            except ImportError:
+                raise ConfigError(f"{where}.pitch_method: world needs the pyworld package; "
+                                  "install it with: pip install -e \".[world]\"") from None
+        if self.copies and self.pitch_semitones == (0.0, 0.0) and self.stretch == (1.0, 1.0) \
+                and not self.intonation_semitones:
             raise ConfigError(f"{where}: {self.copies} copies with neither pitch_semitones "
                               "nor stretch would repeat each clip unchanged; give a range, "
                               "e.g. pitch_semitones: [-3, 3]")

@@ -5,6 +5,14 @@ at 16 kHz on one core (bench/augment_speed.py): too slow for every batch of ever
 cheap once per clip in the parallel preparation. librosa's effects and audiomentations'
 signalsmith-stretch measured within 15% of each other; librosa is already a dependency and
 takes the shift as an argument, so every copy comes from our own seeded draw.
+
+`pitch_method: world` resynthesises a copy with the WORLD vocoder (pyworld, an optional
+extra): the clip's pitch track, spectral envelope and aperiodicity are analysed once, and
+each copy is spoken again from them with the pitch track moved, and, with
+`intonation_semitones`, bent by a smooth random contour. The phase vocoder cannot do the
+latter: it moves every frame by one factor. Measured on espeak voices (bench/robustness.py's
+speech), a voice raised 11-15 semitones also sings its words: at -p 15 many voices hold one
+note (75 Hz throughout), at -p 85 the same word rises and falls over 2-4 semitones.
 """
 
 from __future__ import annotations
@@ -64,6 +72,44 @@ def stretch_time(clip: np.ndarray, rate: float) -> np.ndarray:
     return librosa.effects.time_stretch(clip, rate=float(rate)).astype(np.float32)
 
 
+# WORLD's analysis frame (ms); its default.
+WORLD_FRAME_MS = 5.0
+# Control points of an intonation contour over a clip: rise, fall or both.
+INTONATION_POINTS = 4
+
+
+class WorldVoice:
+    """One clip analysed by WORLD, to be spoken again at other pitches."""
+
+    def __init__(self, clip: np.ndarray, sample_rate: int):
+        import pyworld
+
+        x = clip.astype(np.float64)
+        f0, times = pyworld.dio(x, sample_rate, frame_period=WORLD_FRAME_MS)
+        self.f0 = pyworld.stonemask(x, f0, times, sample_rate)
+        self.envelope = pyworld.cheaptrick(x, self.f0, times, sample_rate)
+        self.aperiodicity = pyworld.d4c(x, self.f0, times, sample_rate)
+        self.sample_rate, self.samples = sample_rate, len(clip)
+
+    def speak(self, semitones: float, contour: np.ndarray | None = None) -> np.ndarray:
+        """The clip with its pitch `semitones` higher, plus `contour` (semitones per
+        frame, as long as the pitch track) when given; the envelope stays where it was."""
+        import pyworld
+
+        shift = semitones if contour is None else semitones + contour
+        f0 = self.f0 * 2.0 ** (np.asarray(shift) / 12.0)  # unvoiced frames stay 0
+        y = pyworld.synthesize(f0, self.envelope, self.aperiodicity, self.sample_rate,
+                               frame_period=WORLD_FRAME_MS)
+        return fix_length(y.astype(np.float32), self.samples, "pad")
+
+    def contour(self, rng: np.random.Generator, semitones: float) -> np.ndarray:
+        """A smooth random intonation within +-`semitones`: a few points joined smoothly."""
+        points = rng.uniform(-semitones, semitones, INTONATION_POINTS)
+        where = np.linspace(0, 1, len(self.f0))
+        curve = np.interp(where, np.linspace(0, 1, INTONATION_POINTS), points)
+        return np.convolve(np.pad(curve, 10, mode="edge"), np.hanning(21) / 10.5, "valid")
+
+
 def clip_seed(clip_id: str, seed: int) -> int:
     """A clip's own stream of draws, whichever batch or worker prepares it."""
     return zlib.crc32(clip_id.encode()) ^ (seed * 0x9E3779B1 & 0xFFFFFFFF)
@@ -75,11 +121,17 @@ def make_copies(clip: np.ndarray, clip_id: str, sample_rate: int, config: Augmen
     (copies, samples) float32."""
     rng = np.random.default_rng(clip_seed(clip_id, config.seed))
     out = np.empty((config.copies, len(clip)), np.float32)
+    world = WorldVoice(clip, sample_rate) if config.pitch_method == "world" else None
     for k in range(config.copies):
         semitones = rng.uniform(*config.pitch_semitones)
         # Log-uniform, so that 0.8 and 1.25 are equally likely around 1.
         rate = float(np.exp(rng.uniform(*np.log(config.stretch))))
-        changed = stretch_time(
-            shift_pitch(clip, sample_rate, semitones, config.keep_formants), rate)
+        if world is None:
+            pitched = shift_pitch(clip, sample_rate, semitones, config.keep_formants)
+        else:
+            bend = world.contour(rng, config.intonation_semitones) \
+                if config.intonation_semitones else None
+            pitched = world.speak(semitones, bend)
+        changed = stretch_time(pitched, rate)
         out[k] = fix_length(changed, len(clip), pad_policy)
     return out
