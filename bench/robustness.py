@@ -31,7 +31,7 @@ ones pitched low as well, and measured that part alone (4.5 points cnn1d, 0.3 cn
     .venv/bin/python bench/robustness.py [--epochs 20] [--copies 4] [--pitch 0 10]
         [--seeds 0 1 2] [--models cnn1d cnn2d] [--test-voices own] [--control]
         [--variants none spectrum formants formants+online formants+online+eq world
-         world+intonation] [--intonation 3]
+         world+intonation] [--intonation 3] [--set representation=mfcc n_mfcc=13]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import ray
 import torch
+import yaml
 from level_shift import MODELS, accuracy, best_model
 from speech import make
 
@@ -88,6 +89,9 @@ def main() -> None:
                         default="validation's",
                         help="the test speakers' voice variants: the validation speakers' "
                              "(the gap is the register's) or their own (sessions 5-7)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="dataset keys for every row, e.g. representation=mfcc n_mfcc=13 "
+                             "(the spectrogram model reads another representation)")
     parser.add_argument("--control", action="store_true",
                         help="test speakers pitched low like the others: the gap that is "
                              "the held-out voices' own, without a change of register")
@@ -116,6 +120,7 @@ def main() -> None:
                     f"{span}, WORLD, intonation +-{args.intonation:g} st",
                     {**copies, "pitch_method": "world",
                      "intonation_semitones": args.intonation}, ())}
+    overrides = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     rows = []
     for name in args.models:
         representation, config = MODELS[name]
@@ -126,18 +131,21 @@ def main() -> None:
             online = {k: v for effect in effects for k, v in effect[name].items()}
             dataset = DatasetConfig.from_dict({
                 "source": str(source), "sample_rate": 16000, "clip_seconds": 1.0,
-                "representation": representation, "loudness": "rms", "augment": augment})
+                "representation": representation, "loudness": "rms", "augment": augment,
+                **({} if representation == "waveform" else overrides)})
             prepared = prepare(dataset, cache)  # a fresh cache: every preparation timed
             data = TrialData.from_shards(prepared.path)
+            model = name if representation == dataset.representation else \
+                f"{name} on {dataset.representation}"
             scores = []
             for seed in args.seeds:
                 trained = best_model(name, {**config, **online, "max_epochs": args.epochs,
                                             "seed": seed}, data)
                 val, test = (accuracy(trained, prepared.path, s) for s in ("val", "test"))
                 scores.append((val, test))
-                print(f"{name} {variant:<52} seed {seed} val {val:.3f} test {test:.3f} (gap "
+                print(f"{model} {variant:<52} seed {seed} val {val:.3f} test {test:.3f} (gap "
                       f"{100 * (val - test):+.1f} points)", flush=True)
-            rows.append((name, variant, np.array(scores),
+            rows.append((model, variant, np.array(scores),
                          "as above" if prepared.reused else f"{prepared.seconds:.0f} s"))
     print(f"\nmeans over seeds {args.seeds} (gap: min to max over seeds)")
     tested = "low voices, control" if args.control else "high voices"
