@@ -201,18 +201,6 @@ class SearchSpace:
         return {params[k].study_key: params[k].to_study(v) if k in params else v
                 for k, v in config.items()}
 
-    def study_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """A study trial's `params` as this space's study holds them: a study written before
-        choices of numbers were ordered holds their values under the keys' names."""
-        by_name = {p.name: p for p in self.params if p.ordered}
-        held = {}
-        for key, value in params.items():
-            param = by_name.get(key)
-            if param is not None and value in param.args:
-                key, value = param.study_key, param.to_study(value)
-            held[key] = value
-        return held
-
     def distributions_for(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """The distributions of the keys a study trial with `params` would have drawn, or
         None when those params could not come from this space (a key missing, extra or out

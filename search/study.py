@@ -109,8 +109,7 @@ def warm_start(experiment_dir: Path, earlier_dir: Path, space: SearchSpace,
     study = load_study(experiment_dir)
     told, skipped, fitting = 0, 0, []
     for trial in earlier.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        params = space.study_params(trial.params)
-        distributions = space.distributions_for(params)
+        distributions = space.distributions_for(trial.params)
         if distributions is None:
             skipped += 1
             continue
@@ -118,7 +117,7 @@ def warm_start(experiment_dir: Path, earlier_dir: Path, space: SearchSpace,
             skipped += 1  # scored on other objectives
             continue
         study.add_trial(optuna.trial.create_trial(
-            params=params, distributions=distributions, state=trial.state,
+            params=trial.params, distributions=distributions, state=trial.state,
             values=trial.values if trial.state == TrialState.COMPLETE else None,
             intermediate_values=trial.intermediate_values,
             user_attrs={**{k: v for k, v in trial.user_attrs.items() if k != TUNE_ID},
@@ -128,7 +127,7 @@ def warm_start(experiment_dir: Path, earlier_dir: Path, space: SearchSpace,
             fitting.append(trial)
     reverse = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     for trial in sorted(fitting, key=lambda t: t.values[0], reverse=reverse)[:top]:
-        study.enqueue_trial(space.study_params(trial.params))
+        study.enqueue_trial(trial.params)
     return told, skipped
 
 

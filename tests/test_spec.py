@@ -129,9 +129,6 @@ def test_a_choice_of_numbers_is_searched_as_an_ordered_scale():
                                                                "act": "gelu"}
     assert space.distributions_for({"channels (index)": 1, "act": "relu", "lr (index)": 0})
     assert space.distributions_for({"channels": 16, "act": "relu", "lr (index)": 0}) is None
-    # A study written before choices of numbers were ordered (a warm start) holds values.
-    assert space.study_params({"channels": 16, "act": "relu", "lr": 3e-3}) == {
-        "channels (index)": 1, "act": "relu", "lr (index)": 1}
 
 
 def test_space_survives_pickling_as_optuna_search_saves_it():
