@@ -159,14 +159,11 @@ class SearchSpace:
         return space
 
     def grid(self) -> dict[str, list[Any]]:
-        """Every key's values for a grid search, as the study holds them: choices (a choice
-        of numbers by its indices), integer ranges by step; a continuous range has no grid
-        and is an error naming it."""
+        """Every key's values for a grid search: choices as given, integer ranges by step;
+        a continuous range has no grid and is an error naming it."""
         values = {}
         for p in self.params:
-            if p.ordered:
-                values[p.study_key] = list(range(len(p.args)))
-            elif p.kind == "choice":
+            if p.kind == "choice":
                 values[p.name] = list(p.args)
             elif p.kind in ("int", "qint"):
                 step = p.args[2] if p.kind == "qint" else (p.step or 1)
