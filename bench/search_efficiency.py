@@ -76,14 +76,9 @@ def rays_optuna_search(spec, seed: int, experiment_dir: Path):
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
-    class Search(OptunaSearch):  # the same encoding of the space as the study searcher's
-        def suggest(self, trial_id):
-            config = super().suggest(trial_id)
-            return self._space.config_from(config) if isinstance(config, dict) else config
-
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=6)
-    return Search(space=spec.space.with_fixed(spec.fixed_config), metric=spec.metric,
-                  mode=spec.mode, sampler=sampler)
+    return OptunaSearch(space=spec.space.with_fixed(spec.fixed_config), metric=spec.metric,
+                        mode=spec.mode, sampler=sampler)
 
 
 def reports(experiment: Path) -> list[dict]:
