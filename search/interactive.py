@@ -9,37 +9,13 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from .space import SearchSpace
 from .study import load_study
 
 
-def with_values(study: optuna.Study, space: SearchSpace) -> optuna.Study:
-    """An in-memory copy of the study's finished trials in which a choice of numbers holds
-    its value, not the index the searcher learns from: what a reader of the plots wants."""
-    ordered = {p.study_key: p for p in space.params if p.ordered}
-    if not ordered:
-        return study
-    shown = optuna.create_study(directions=study.directions)
-    shown.set_metric_names(study.metric_names or [f"objective {i}" for i in
-                                                  range(len(study.directions))])
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        params, distributions = {}, {}
-        for key, value in trial.params.items():
-            param = ordered.get(key)
-            name = param.name if param else key
-            params[name] = param.from_study(value) if param else value
-            distributions[name] = optuna.distributions.CategoricalDistribution(
-                sorted(param.args)) if param else trial.distributions[key]
-        shown.add_trial(optuna.trial.create_trial(
-            params=params, distributions=distributions, values=trial.values,
-            user_attrs=trial.user_attrs))
-    return shown
-
-
-def sections(experiment_dir: Path, metric: str, space: SearchSpace) -> str:
+def sections(experiment_dir: Path, metric: str) -> str:
     """HTML of the parallel coordinates, the contour of the two most important keys and,
     for several objectives, the Pareto front; empty when the study has too few trials."""
-    study = with_values(load_study(experiment_dir), space)
+    study = load_study(experiment_dir)
     finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(finished) < 2:
         return ""

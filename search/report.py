@@ -303,7 +303,7 @@ def write(experiment_dir: str | Path) -> Path:
         for title, figures, extra in sections
     )
     if (experiment_dir / STUDY_FILE).exists():
-        body += interactive.sections(experiment_dir, metric, parse_spec(info.spec).space)
+        body += interactive.sections(experiment_dir, metric)
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>{html.escape(experiment_dir.name)}: search report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}img{{max-width:100%;
