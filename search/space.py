@@ -9,11 +9,6 @@ its state (a function defined in `__main__` cannot be restored).
     kernel:    {qint: [3, 25, 2]}                 # int with a step
     act:       {choice: [relu, tanh, prelu]}
     momentum:  {uniform: [0.8, 0.99], when: {optimizer: sgd}}
-
-A choice of numbers (`channels: {choice: [16, 32, 64]}`) is an ordered scale: the study
-holds its index among the sorted values, under `channels (index)`, so that TPE learns from
-32 doing well that 64 may too; as a category, 32 would say nothing about 64. Measured on
-bench/search_efficiency.py's space, whose best point is a corner of four such keys.
 """
 
 from __future__ import annotations
@@ -37,24 +32,6 @@ class Param:
     log: bool = False
     when: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def ordered(self) -> bool:
-        """A choice of numbers, searched by its index among the sorted values."""
-        return self.kind == "choice" and all(
-            isinstance(a, (int, float)) and not isinstance(a, bool) for a in self.args)
-
-    @property
-    def study_key(self) -> str:
-        """The parameter's name in the Optuna study."""
-        return f"{self.name} (index)" if self.ordered else self.name
-
-    def to_study(self, value: Any) -> Any:
-        """A value of this key as the study holds it."""
-        return sorted(self.args).index(value) if self.ordered else value
-
-    def from_study(self, value: Any) -> Any:
-        return sorted(self.args)[value] if self.ordered else value
-
     def active(self, chosen: Mapping[str, Any]) -> bool:
         """Whether this key exists for a trial whose earlier keys took `chosen`."""
         for key, wanted in self.when.items():
@@ -64,16 +41,13 @@ class Param:
         return True
 
     def distribution(self) -> Any:
-        """The Optuna distribution `suggest` draws from (the study's: an index when
-        ordered)."""
+        """The Optuna distribution `suggest` draws from."""
         from optuna.distributions import (
             CategoricalDistribution,
             FloatDistribution,
             IntDistribution,
         )
 
-        if self.ordered:
-            return IntDistribution(0, len(self.args) - 1)
         if self.kind == "choice":
             return CategoricalDistribution(list(self.args))
         if self.kind in ("uniform", "loguniform"):
@@ -82,10 +56,6 @@ class Param:
         return IntDistribution(self.args[0], self.args[1], step=step, log=self.log)
 
     def suggest(self, trial: Any) -> Any:
-        """This key's value for `trial` (the value itself, also when the study holds an
-        index)."""
-        if self.ordered:
-            return self.from_study(trial.suggest_int(self.study_key, 0, len(self.args) - 1))
         if self.kind == "choice":
             return trial.suggest_categorical(self.name, list(self.args))
         if self.kind in ("uniform", "loguniform"):
@@ -178,46 +148,31 @@ class SearchSpace:
         return [p.name for p in self.params]
 
     def __call__(self, trial: Any) -> dict[str, Any]:
-        """The fixed keys and the ordered keys' values: Ray's OptunaSearch adds what the
-        study drew (`config_from` drops the indices it holds for ordered keys)."""
         chosen: dict[str, Any] = {}
         for param in self.params:
             if param.active(chosen):
                 chosen[param.name] = param.suggest(trial)
-        ordered = {p.name: chosen[p.name] for p in self.params if p.ordered and p.name in chosen}
-        return {**self.fixed, **ordered}
-
-    def config_from(self, suggested: Mapping[str, Any]) -> dict[str, Any]:
-        """A trial's config from what Ray's OptunaSearch suggested: without study indices."""
-        indices = {p.study_key for p in self.params if p.ordered}
-        return {k: v for k, v in suggested.items() if k not in indices}
-
-    def to_study(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """Values of searched keys (a `start_from` config) as the study holds them."""
-        params = {p.name: p for p in self.params}
-        return {params[k].study_key: params[k].to_study(v) if k in params else v
-                for k, v in config.items()}
+        return dict(self.fixed)
 
     def distributions_for(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The distributions of the keys a study trial with `params` would have drawn, or
-        None when those params could not come from this space (a key missing, extra or out
-        of range)."""
+        """The distributions of the keys a trial with `params` would have drawn, or None when
+        those params could not come from this space (a key missing, extra or out of range)."""
         chosen: dict[str, Any] = {}
         found = {}
         for param in self.params:
             if not param.active(chosen):
                 continue
-            if param.study_key not in params:
+            if param.name not in params:
                 return None
             dist = param.distribution()
             try:
-                inside = dist._contains(dist.to_internal_repr(params[param.study_key]))
+                inside = dist._contains(dist.to_internal_repr(params[param.name]))
             except (ValueError, TypeError):
                 inside = False
             if not inside:
                 return None
-            chosen[param.name] = param.from_study(params[param.study_key])
-            found[param.study_key] = dist
+            chosen[param.name] = params[param.name]
+            found[param.name] = dist
         return found if set(found) == set(params) else None
 
     def describe(self) -> list[str]:

@@ -155,8 +155,6 @@ class StudySearcher(OptunaSearch):
         # it is told the objectives at its best epoch of the first.
         self._objectives = (list(zip(metric, mode, strict=True))
                             if isinstance(metric, list) else None)
-        if isinstance(space, SearchSpace):
-            points_to_evaluate = [space.to_study(p) for p in points_to_evaluate or []]
         super().__init__(space=space, metric=metric, mode=mode, sampler=sampler,
                          storage=study_storage(Path(experiment_dir)), study_name=STUDY_NAME,
                          points_to_evaluate=points_to_evaluate)
@@ -187,8 +185,6 @@ class StudySearcher(OptunaSearch):
         finally:
             self._ot_study.sampler = sampler
         ot_trial.set_user_attr(TUNE_ID, trial_id)
-        if isinstance(self._space, SearchSpace) and isinstance(config, dict):
-            config = self._space.config_from(config)
         return config
 
     def _already_tried(self, ot_trial: optuna.Trial) -> bool:

@@ -107,30 +107,6 @@ def test_conditional_keys_exist_only_when_their_condition_holds():
     assert {c["optimizer"] for c in configs} == {"adam", "sgd"}
 
 
-def test_a_choice_of_numbers_is_searched_as_an_ordered_scale():
-    space = SearchSpace({"channels": {"choice": [32, 8, 16]}, "act": {"choice": ["relu", "gelu"]},
-                         "lr": {"choice": [1e-3, 3e-3]}}, {"model": "cnn2d"})
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    seen = set()
-    for _ in range(12):
-        trial = study.ask()
-        config = space(trial)
-        seen.add(config["channels"])
-        # The study holds the index among the sorted values; the trial's config the value.
-        assert trial.params["channels (index)"] == [8, 16, 32].index(config["channels"])
-        assert config["lr"] == [1e-3, 3e-3][trial.params["lr (index)"]]
-        assert "act" in trial.params and "act" not in config  # a category as it is
-        assert space.config_from({**trial.params, **config}) == {
-            "act": trial.params["act"], **config}
-    assert seen == {8, 16, 32}
-    assert isinstance(study.trials[0].distributions["channels (index)"],
-                      optuna.distributions.IntDistribution)
-    assert space.to_study({"channels": 32, "act": "gelu"}) == {"channels (index)": 2,
-                                                               "act": "gelu"}
-    assert space.distributions_for({"channels (index)": 1, "act": "relu", "lr (index)": 0})
-    assert space.distributions_for({"channels": 16, "act": "relu", "lr (index)": 0}) is None
-
-
 def test_space_survives_pickling_as_optuna_search_saves_it():
     import pickle
 
