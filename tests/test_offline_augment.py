@@ -79,6 +79,31 @@ def test_a_pitch_copy_keeping_formants_moves_the_pitch_not_the_resonance():
             assert abs(formant_hz(shifted) - formant_hz(clip)) < pitch_hz(shifted)
 
 
+def test_a_world_copy_moves_the_pitch_not_the_resonance_at_the_same_length():
+    pytest.importorskip("pyworld")
+    from data_prep.copies import WorldVoice
+
+    clip = voice(110.0, 800.0)
+    shifted = WorldVoice(clip, RATE).speak(5.0)
+    assert len(shifted) == len(clip)
+    assert 12 * np.log2(pitch_hz(shifted) / pitch_hz(clip)) == pytest.approx(5.0, abs=0.2)
+    assert abs(formant_hz(shifted) - formant_hz(clip)) < pitch_hz(shifted)
+
+
+def test_world_copies_of_a_monotone_voice_rise_and_fall_within_the_intonation():
+    pytest.importorskip("pyworld")
+    import pyworld
+
+    config = AugmentConfig(copies=4, pitch_semitones=(0, 0), pitch_method="world",
+                           intonation_semitones=3.0)
+    clip = voice(110.0, 800.0)
+    for copy in make_copies(clip, "a/1.wav", RATE, config):
+        f0, times = pyworld.dio(copy.astype(np.float64), RATE)
+        track = 12 * np.log2(f0[f0 > 0] / 110.0)[5:-5]  # away from the edges
+        assert track.max() - track.min() > 0.5  # no longer one note
+        assert track.min() > -3.3 and track.max() < 3.3
+
+
 @pytest.mark.parametrize("rate", [0.8, 1.25])
 def test_a_tempo_copy_changes_the_length_at_the_same_pitch(rate):
     clip = tone(440.0)
@@ -185,6 +210,8 @@ def test_augmentation_keys_are_searched_as_data_variants(tmp_path):
     ({"copies": -1, "stretch": [0.9, 1.1]}, "copies"),
     ({"copies": 1, "stretch": [0, 2]}, "stretch"),
     ({"copie": 1}, "augment.copie"),
+    ({"copies": 1, "pitch_semitones": [0, 9], "pitch_method": "psola"}, "pitch_method"),
+    ({"copies": 1, "intonation_semitones": 3}, "needs pitch_method: world"),
 ])
 def test_bad_augmentation_is_named(augment, message):
     with pytest.raises(ConfigError, match=message):
