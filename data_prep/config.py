@@ -129,6 +129,9 @@ class AugmentConfig:
         if self.intonation_semitones and self.pitch_method != "world":
             raise ConfigError(f"{where}.intonation_semitones: bending the pitch contour needs "
                               "pitch_method: world (a phase vocoder moves every frame alike)")
+        if self.pitch_method == "world" and not self.keep_formants:
+            raise ConfigError(f"{where}.keep_formants: WORLD always keeps the envelope; moving "
+                              "the whole spectrum needs pitch_method: phase_vocoder")
         if self.copies and self.pitch_method == "world":
             try:
                 import pyworld  # noqa: F401

@@ -212,6 +212,8 @@ def test_augmentation_keys_are_searched_as_data_variants(tmp_path):
     ({"copie": 1}, "augment.copie"),
     ({"copies": 1, "pitch_semitones": [0, 9], "pitch_method": "psola"}, "pitch_method"),
     ({"copies": 1, "intonation_semitones": 3}, "needs pitch_method: world"),
+    ({"copies": 1, "pitch_semitones": [0, 9], "pitch_method": "world",
+      "keep_formants": False}, "keep_formants: WORLD always keeps"),
 ])
 def test_bad_augmentation_is_named(augment, message):
     with pytest.raises(ConfigError, match=message):
