@@ -4,10 +4,11 @@ espeak-ng speech (bench/speech.py: 14 words, held-out voices, accents, speeds, l
 noise) whose train and validation speakers are pitched low (espeak `-p` 0-35) and test
 speakers high (`-p` 65-99). The same voice and word at `-p` 15 and 85 measure (librosa's
 pyin) 57-124 Hz and 134-254 Hz, 11 to 15 semitones apart, so the test voices lie some 6 to
-18 semitones above the training ones. For a cnn1d
-(waveform) and a cnn2d (log-mel) config like the default spaces' best (bench/level_shift.py),
-trained once per variant and kept at their best validation epoch, it prints validation and
-test accuracy and the preparation time:
+18 semitones above the training ones. For a cnn1d (waveform) and a cnn2d config like the
+default spaces' best (bench/level_shift.py), the cnn2d on 13 MFCCs (the cnn2d space's first
+representation; `--set representation=logmel` for log-mel), each trained once per variant
+and kept at its best validation epoch, it prints validation and test accuracy and the
+preparation time:
 
 - no offline augmentation;
 - `dataset.augment`: `--copies` pitch-shifted copies of every train clip, the whole
@@ -31,7 +32,7 @@ ones pitched low as well, and measured that part alone (4.5 points cnn1d, 0.3 cn
     .venv/bin/python bench/robustness.py [--epochs 20] [--copies 4] [--pitch 0 10]
         [--seeds 0 1 2] [--models cnn1d cnn2d] [--test-voices own] [--control]
         [--variants none spectrum formants formants+online formants+online+eq world
-         world+intonation] [--intonation 3] [--set representation=mfcc n_mfcc=13]
+         world+intonation] [--intonation 3] [--set representation=logmel]
 """
 
 from __future__ import annotations
@@ -89,9 +90,11 @@ def main() -> None:
                         default="validation's",
                         help="the test speakers' voice variants: the validation speakers' "
                              "(the gap is the register's) or their own (sessions 5-7)")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="dataset keys for every row, e.g. representation=mfcc n_mfcc=13 "
-                             "(the spectrogram model reads another representation)")
+    parser.add_argument("--set", nargs="+", default=["representation=mfcc", "n_mfcc=13"],
+                        metavar="KEY=VALUE",
+                        help="dataset keys of the spectrogram model's rows: by default the "
+                             "cnn2d space's first representation, 13 MFCCs; "
+                             "representation=logmel for sessions 5-9's log-mel rows")
     parser.add_argument("--control", action="store_true",
                         help="test speakers pitched low like the others: the gap that is "
                              "the held-out voices' own, without a change of register")
