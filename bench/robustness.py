@@ -46,12 +46,12 @@ from pathlib import Path
 import numpy as np
 import ray
 import torch
-import yaml
 from level_shift import MODELS, accuracy, best_model
 from speech import make
 
 from data_prep.config import DatasetConfig
 from data_prep.pipeline import prepare
+from search.spec import set_key
 from trainables.data import TrialData
 
 ROOT = Path("results/bench/speech")
@@ -123,7 +123,6 @@ def main() -> None:
                     f"{span}, WORLD, intonation +-{args.intonation:g} st",
                     {**copies, "pitch_method": "world",
                      "intonation_semitones": args.intonation}, ())}
-    overrides = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     rows = []
     for name in args.models:
         representation, config = MODELS[name]
@@ -132,10 +131,11 @@ def main() -> None:
             if any(name not in effect for effect in effects):
                 continue  # e.g. no EQ for spectrograms
             online = {k: v for effect in effects for k, v in effect[name].items()}
-            dataset = DatasetConfig.from_dict({
-                "source": str(source), "sample_rate": 16000, "clip_seconds": 1.0,
-                "representation": representation, "loudness": "rms", "augment": augment,
-                **({} if representation == "waveform" else overrides)})
+            raw = {"source": str(source), "sample_rate": 16000, "clip_seconds": 1.0,
+                   "representation": representation, "loudness": "rms", "augment": augment}
+            for assignment in [] if representation == "waveform" else args.set:
+                raw = set_key(raw, assignment)
+            dataset = DatasetConfig.from_dict(raw)
             prepared = prepare(dataset, cache)  # a fresh cache: every preparation timed
             data = TrialData.from_shards(prepared.path)
             model = name if representation == dataset.representation else \

@@ -108,7 +108,8 @@ class WorldVoice:
         where = np.linspace(0, 1, len(self.f0))
         curve = np.interp(where, np.linspace(0, 1, INTONATION_POINTS), points)
         window = np.hanning(21)  # 100 ms at WORLD's 5 ms frames: rounds the corners
-        return np.convolve(np.pad(curve, 10, mode="edge"), window / window.sum(), "valid")
+        edges = np.pad(curve, len(window) // 2, mode="edge")  # "valid" keeps the length
+        return np.convolve(edges, window / window.sum(), "valid")
 
 
 def clip_seed(clip_id: str, seed: int) -> int:
