@@ -99,6 +99,20 @@ def test_spec_augment_zeroes_whole_bands_only():
         assert frames.sum() <= 2 * 8 and bins.sum() <= 2 * 4
 
 
+@pytest.mark.parametrize("bins, widest", [(13, 2), (64, 8), (128, 16)])
+def test_spec_augment_frequency_masks_scale_with_the_input(bins, widest):
+    """By default a frequency mask covers at most an eighth of the rows, whether they are
+    13 MFCCs or 64 mel bands; a width given in the config is taken as it is."""
+    x = torch.randn(256, bins, 20, generator=gen(1)) + 3.0
+    augmenter = augment.Augmenter({"spec_freq_masks": 1}, "mfcc")
+    out, _ = augmenter(x, torch.zeros(256), gen(2))
+    masked = (out == 0).all(dim=2).sum(dim=1)  # rows masked per example
+    assert masked.max() == widest  # reached over 256 draws, never passed
+    fixed = augment.Augmenter({"spec_freq_masks": 1, "spec_freq_width": 3}, "mfcc")
+    out, _ = fixed(x, torch.zeros(256), gen(2))
+    assert (out == 0).all(dim=2).sum(dim=1).max() == 3
+
+
 def test_mixup_mixes_inputs_and_targets_alike():
     x = torch.randn(6, 100, generator=gen())
     y = torch.nn.functional.one_hot(torch.arange(6) % 3, 3).float()
