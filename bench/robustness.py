@@ -33,6 +33,7 @@ ones pitched low as well, and measured that part alone (4.5 points cnn1d, 0.3 cn
         [--seeds 0 1 2] [--models cnn1d cnn2d] [--test-voices own] [--control]
         [--variants none spectrum formants formants+online formants+online+eq world
          world+intonation] [--intonation 3] [--set representation=logmel]
+        [--cnn1d front=energy pool=40]
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def main() -> None:
                         help="dataset keys of the spectrogram model's rows: by default the "
                              "cnn2d space's first representation, 13 MFCCs; "
                              "representation=logmel for sessions 5-9's log-mel rows")
+    parser.add_argument("--cnn1d", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="model keys of the cnn1d rows, e.g. front=energy pool=40")
     parser.add_argument("--control", action="store_true",
                         help="test speakers pitched low like the others: the gap that is "
                              "the held-out voices' own, without a change of register")
@@ -126,6 +129,8 @@ def main() -> None:
     rows = []
     for name in args.models:
         representation, config = MODELS[name]
+        for assignment in args.cnn1d if name == "cnn1d" else []:
+            config = set_key(config, assignment)
         for kind in args.variants:
             variant, augment, effects = variants[kind]
             if any(name not in effect for effect in effects):

@@ -59,6 +59,41 @@ def test_cnn1d_initialisers_differ_and_learn(init):
     assert losses[-1] < 0.7 * losses[0]
 
 
+def test_cnn1d_energy_front_learns():
+    torch.manual_seed(0)
+    x, y = tiny_task()
+    model = models.build("cnn1d", {**BASE, "front": "energy", "pool": 8}, (400,), 3)
+    assert model(x).shape == (64, 3)
+    losses = train_steps(model, x, y)
+    assert losses[-1] < 0.7 * losses[0], (losses[0], losses[-1])
+
+
+def test_cnn1d_energy_front_averages_out_the_pitch_pulses():
+    """A steady voice (a 100 Hz pulse train through a 1 kHz resonance): the conv front's
+    2 ms max-pooled frames rise and fall with every pulse; the energy front's 20 ms
+    windows give each band a level that holds from frame to frame."""
+    rate, seconds = 16000, 0.5
+    pulses = torch.zeros(int(rate * seconds))
+    pulses[:: rate // 100] = 1.0
+    t = torch.arange(400) / rate
+    resonance = torch.exp(-t * 300) * torch.sin(2 * torch.pi * 1000 * t)
+    voice = torch.nn.functional.conv1d(pulses.view(1, 1, -1), resonance.flip(0).view(1, 1, -1),
+                                       padding=399)[..., : pulses.numel()]
+    config = {"first_kernel": 80, "first_stride": 8, "channels": 16, "norm": "none"}
+    torch.manual_seed(0)
+    conv = models.build("cnn1d", {**config, "pool": 4}, (pulses.numel(),), 3).front
+    torch.manual_seed(0)
+    energy = models.build("cnn1d", {**config, "front": "energy", "pool": 40},
+                          (pulses.numel(),), 3).front
+    with torch.no_grad():
+        pulsing = conv(voice)[0, :, 10:-10]
+        levels = energy(voice)[0, :, 2:-2]  # log energies: differences are ratios
+    # The conv front's frames swing by about half their mean with the pulses.
+    assert (pulsing.std(dim=1) / pulsing.mean(dim=1).clamp_min(1e-9)).median() > 0.4
+    # The energy front's frames: within 1 dB of their band's mean (10 log10 e^x).
+    assert 10 / torch.log(torch.tensor(10.0)) * levels.std(dim=1).max() < 1.0
+
+
 @pytest.mark.parametrize("layers", [1, 3, 9])
 @pytest.mark.parametrize("convs_per_block", [1, 2])
 def test_any_depth_fits_a_short_clip(layers, convs_per_block):

@@ -3,6 +3,13 @@
 A strided first layer downsamples early (the waveform is long); then `conv_layers - 1`
 blocks of conv, normalisation, activation and max-pooling, optionally VGG-style (two
 convs per block); global average pooling; dropout; a linear head.
+
+With `front: energy` the first layer is a learnt filterbank in the manner of
+time-domain filterbanks (Zeghidour et al., 2018): each filter's output squared, averaged
+over `pool` frames (half-overlapping windows) and log-compressed, so that what the blocks
+see is each band's log energy, as in a spectrogram, rather than the waveform's pitch
+pulses. A window longer than a pitch period (20 ms covers voices down to 50 Hz) averages
+the voice's pitch out of the bands.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ KEYS = (
     Key("first_stride", "int", 4, "stride of the front conv", interval="[1, 1024]"),
     Key("pool", "int", 4, "max-pool after the front conv", interval="[1, 1024]"),
     Key("convs_per_block", "int", 1, "convs per block (2: VGG-style)", interval="[1, 4]"),
+    Key("front", "str", "conv", "first layer: conv (conv, norm, activation, max-pool) or "
+        "energy (a learnt filterbank's log band energies over `pool`-frame windows)",
+        choices=("conv", "energy")),
     *layer_keys(dropout=0.5),
 )
 
@@ -44,6 +54,18 @@ class ConvBlock1d(nn.Sequential):
         super().__init__(*layers)
 
 
+class LogEnergy(nn.Module):
+    """Each channel's log mean square over windows of `window` frames, half-overlapping."""
+
+    def __init__(self, window: int):
+        super().__init__()
+        self.pool = nn.AvgPool1d(window, stride=max(1, window // 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The floor sits 100 dB under a full-scale band: silence stays finite.
+        return torch.log(self.pool(x * x) + 1e-10)
+
+
 class CNN1d(nn.Module):
     def __init__(
         self,
@@ -57,20 +79,24 @@ class CNN1d(nn.Module):
         first_stride: int = 4,
         pool: int = 4,
         convs_per_block: int = 1,
+        front: str = "conv",
         norm: str = "batch",
         act: str = "relu",
         dropout: float = 0.5,
         init: str = "default",
     ):
         super().__init__()
-        self.front = nn.Sequential(
-            nn.Conv1d(1, channels, first_kernel, stride=first_stride, padding=first_kernel // 2),
-            norm1d(norm, channels),
-            activation(act),
-            nn.MaxPool1d(pool),
-        )
+        filters = nn.Conv1d(1, channels, first_kernel, stride=first_stride,
+                            padding=first_kernel // 2)
         length = (num_samples + 2 * (first_kernel // 2) - first_kernel) // first_stride + 1
-        length //= pool
+        if front == "energy":
+            # Normalised after the log, so the blocks see band energies on one scale.
+            self.front = nn.Sequential(filters, LogEnergy(pool), norm1d(norm, channels))
+            length = (length - pool) // max(1, pool // 2) + 1
+        else:
+            self.front = nn.Sequential(filters, norm1d(norm, channels), activation(act),
+                                       nn.MaxPool1d(pool))
+            length //= pool
         blocks: list[nn.Module] = []
         c_in = channels
         for i in range(conv_layers - 1):
