@@ -50,7 +50,7 @@ BAD = [
     ("cnn1d", ["--set", "space.channels={uniform: [8, 64]}"],
      r"space\.channels: a uniform range does not fit this key .*use int or qint"),
     ("cnn1d", ["--set", "fixed.noise_snr_db=[30, 10]"], r"fixed\.noise_snr_db: \[30, 10\]"),
-    ("cnn1d", ["--set", "fixed.first_kernel=2.5"], r"fixed\.first_kernel: 2\.5"),
+    ("cnn1d", ["--set", "fixed.first_stride=2.5"], r"fixed\.first_stride: 2\.5"),
     ("cnn1d", ["--set", "fixed.amp=maybe"], r"fixed\.amp: 'maybe'"),
     ("cnn2d", ["--set", "space.stride={int: [0, 2]}"], r"space\.stride: 0 is not allowed"),
 ]

@@ -33,7 +33,8 @@ KEYS = (
     Key("kernel_size", "int", 9, "kernel of the conv blocks", interval="[1, 1024]"),
     Key("first_kernel", "int", 80, "kernel of the strided front conv", interval="[1, 4096]"),
     Key("first_stride", "int", 4, "stride of the front conv", interval="[1, 1024]"),
-    Key("pool", "int", 4, "max-pool after the front conv", interval="[1, 1024]"),
+    Key("pool", "int", 4, "max-pool after the front conv (front energy: the energy window, "
+        "frames)", interval="[1, 1024]"),
     Key("convs_per_block", "int", 1, "convs per block (2: VGG-style)", interval="[1, 4]"),
     Key("front", "str", "conv", "first layer: conv (conv, norm, activation, max-pool) or "
         "energy (a learnt filterbank's log band energies over `pool`-frame windows)",
