@@ -189,11 +189,12 @@ def mixup(
     mixed_y = lam.view(-1, 1) * y + (1 - lam.view(-1, 1)) * y[perm]
     return mixed_x, mixed_y
 
+
 def freq_width(config: Mapping[str, Any], bins: int) -> int:
     """SpecAugment's widest frequency mask: `spec_freq_width` bins, or by default an eighth
-    of the input's (Park et al.'s 27 of 80 bands was for speech recognition's long
-    utterances; 8 of 64 suits one-second clips, and a fixed 8 masked most of 13 MFCCs:
-    cnn2d trials with two such masks averaged 0.36, bench/RESULTS.md)."""
+    of the input's: the 8 of 64 mel bands this loop always used, in proportion, since a
+    fixed 8 masked most of 13 MFCCs (cnn2d trials with two such masks averaged 0.36,
+    bench/RESULTS.md)."""
     width = config.get("spec_freq_width")
     return max(1, round(bins / 8)) if width is None else width
 
