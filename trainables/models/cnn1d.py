@@ -91,9 +91,10 @@ class CNN1d(nn.Module):
                             padding=first_kernel // 2)
         length = (num_samples + 2 * (first_kernel // 2) - first_kernel) // first_stride + 1
         if front == "energy":
+            energy = LogEnergy(pool)
             # Normalised after the log, so the blocks see band energies on one scale.
-            self.front = nn.Sequential(filters, LogEnergy(pool), norm1d(norm, channels))
-            length = (length - pool) // max(1, pool // 2) + 1
+            self.front = nn.Sequential(filters, energy, norm1d(norm, channels))
+            length = (length - pool) // energy.pool.stride[0] + 1
         else:
             self.front = nn.Sequential(filters, norm1d(norm, channels), activation(act),
                                        nn.MaxPool1d(pool))
