@@ -115,17 +115,7 @@ def importance(board: pd.DataFrame, spec_raw: dict[str, Any], metric: str, mode:
     import optuna
 
     space = parse_spec(spec_raw).space
-    distributions = {}
-    for p in space.params:
-        if p.kind == "choice":
-            distributions[p.name] = optuna.distributions.CategoricalDistribution(list(p.args))
-        elif p.kind in ("uniform", "loguniform"):
-            distributions[p.name] = optuna.distributions.FloatDistribution(
-                p.args[0], p.args[1], log=p.kind == "loguniform")
-        else:
-            step = p.args[2] if p.kind == "qint" else (p.step or 1)
-            distributions[p.name] = optuna.distributions.IntDistribution(
-                p.args[0], p.args[1], step=step, log=p.log)
+    distributions = {p.name: p.distribution() for p in space.searched}
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
     for _, row in board.iterrows():
         value = row[f"{metric}_best"]
@@ -278,7 +268,7 @@ def write(experiment_dir: str | Path) -> Path:
         figure, note = importance(board, info.spec, metric, mode, out)
         sections.append(("Hyperparameter importance", [figure] if figure else [],
                          f"<p>{html.escape(note)}</p>" if note else ""))
-        params = parse_spec(info.spec).space.params
+        params = parse_spec(info.spec).space.searched
         figure = metric_against_keys(board, params, metric, out)
         sections.append((f"{metric} against each key", [figure] if figure else [], ""))
         if info.further_objectives and "pareto" in board:

@@ -9,6 +9,14 @@ its state (a function defined in `__main__` cannot be restored).
     kernel:    {qint: [3, 25, 2]}                 # int with a step
     act:       {choice: [relu, tanh, prelu]}
     momentum:  {uniform: [0.8, 0.99], when: {optimizer: sgd}}
+    pool:      {value: 20, when: {front: energy}}  # not searched: set in that branch only
+
+A key may take a list of such entries, each with a `when`, at most one of them searched,
+their conditions exclusive (each pair wants different values of one key):
+
+    first_kernel:
+      - {value: 16, when: {front: energy}}
+      - {choice: [80, 160], when: {front: conv}}
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from typing import Any
 
 from data_prep.config import ConfigError
 
-KINDS = ("choice", "uniform", "loguniform", "int", "qint")
+SEARCHED = ("choice", "uniform", "loguniform", "int", "qint")
+KINDS = (*SEARCHED, "value")
 OPTIONS = ("when", "step", "log")
 
 
@@ -32,13 +41,24 @@ class Param:
     log: bool = False
     when: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def searched(self) -> bool:
+        """Whether the searcher draws it (a `value` is set, not drawn)."""
+        return self.kind != "value"
+
+    def allowed(self, key: str) -> list[Any]:
+        """The values of `key` this entry's `when` accepts."""
+        wanted = self.when[key]
+        return wanted if isinstance(wanted, list) else [wanted]
+
     def active(self, chosen: Mapping[str, Any]) -> bool:
         """Whether this key exists for a trial whose earlier keys took `chosen`."""
-        for key, wanted in self.when.items():
-            allowed = wanted if isinstance(wanted, list) else [wanted]
-            if key not in chosen or chosen[key] not in allowed:
-                return False
-        return True
+        return all(key in chosen and chosen[key] in self.allowed(key) for key in self.when)
+
+    def excludes(self, other: Param) -> bool:
+        """Whether no trial can make both this entry and `other` active."""
+        return any(not any(v in other.allowed(key) for v in self.allowed(key))
+                   for key in set(self.when) & set(other.when))
 
     def distribution(self) -> Any:
         """The Optuna distribution `suggest` draws from."""
@@ -56,6 +76,8 @@ class Param:
         return IntDistribution(self.args[0], self.args[1], step=step, log=self.log)
 
     def suggest(self, trial: Any) -> Any:
+        if self.kind == "value":
+            return self.args[0]
         if self.kind == "choice":
             return trial.suggest_categorical(self.name, list(self.args))
         if self.kind in ("uniform", "loguniform"):
@@ -66,8 +88,32 @@ class Param:
         return trial.suggest_int(self.name, low, high, step=step, log=self.log)
 
 
-def parse_param(name: str, raw: Any, earlier: list[str]) -> Param:
-    where = f"space.{name}"
+def parse_entries(name: str, raw: Any, earlier: list[str]) -> list[Param]:
+    """One key's entry, or its list of conditional entries."""
+    if not isinstance(raw, list):
+        return [parse_param(name, raw, earlier)]
+    if not raw:
+        raise ConfigError(f"space.{name}: expected entries such as "
+                          "[{value: 16, when: {front: energy}}, ...], got an empty list")
+    entries = [parse_param(name, entry, earlier, f"space.{name}[{i}]")
+               for i, entry in enumerate(raw)]
+    for i, entry in enumerate(entries):
+        if not entry.when:
+            raise ConfigError(f"space.{name}[{i}]: each of a key's entries needs a `when`")
+        for j, other in enumerate(entries[:i]):
+            if not entry.excludes(other):
+                raise ConfigError(
+                    f"space.{name}[{i}]: its `when` can hold together with entry {j}'s; "
+                    "give them different values of one key, e.g. {front: energy} and "
+                    "{front: conv}")
+    if sum(entry.searched for entry in entries) > 1:
+        raise ConfigError(f"space.{name}: at most one of its entries may be searched (the "
+                          "searcher keeps one range per key); make the others `value`s")
+    return entries
+
+
+def parse_param(name: str, raw: Any, earlier: list[str], where: str = "") -> Param:
+    where = where or f"space.{name}"
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping such as {{choice: [a, b]}}, got {raw!r}")
     kinds = [k for k in raw if k in KINDS]
@@ -81,9 +127,16 @@ def parse_param(name: str, raw: Any, earlier: list[str]) -> Param:
         raise ConfigError(f"{where}: give exactly one of {list(KINDS)}, got {kinds or 'none'}")
     kind = kinds[0]
     args = raw[kind]
-    if not isinstance(args, list) or not args:
+    if kind == "value":
+        if isinstance(args, (list, Mapping)):
+            raise ConfigError(f"{where}.value: expected one value, got {args!r}")
+        if not raw.get("when"):
+            raise ConfigError(f"{where}: a value without `when` is a fixed key; put it "
+                              "under fixed:")
+        args = [args]
+    elif not isinstance(args, list) or not args:
         raise ConfigError(f"{where}.{kind}: expected a non-empty list, got {args!r}")
-    if kind == "choice":
+    if kind in ("choice", "value"):
         pass
     elif kind == "qint":
         if len(args) != 3 or not all(isinstance(a, int) for a in args) or args[2] < 1:
@@ -115,11 +168,11 @@ class SearchSpace:
     def __init__(self, raw_space: Mapping[str, Any], fixed: Mapping[str, Any]):
         if not isinstance(raw_space, Mapping):
             raise ConfigError("space: expected a mapping of key -> distribution")
-        self.params: list[Param] = []
+        self.params: list[Param] = []  # in order; a key with several entries has each
         for name, raw in raw_space.items():
             if name in fixed:
                 raise ConfigError(f"space.{name}: also given a fixed value; keep one of the two")
-            self.params.append(parse_param(name, raw, [p.name for p in self.params]))
+            self.params += parse_entries(name, raw, self.names)
         self.fixed = dict(fixed)
 
     def with_fixed(self, extra: Mapping[str, Any]) -> SearchSpace:
@@ -132,7 +185,7 @@ class SearchSpace:
         """Every key's values for a grid search: choices as given, integer ranges by step;
         a continuous range has no grid and is an error naming it."""
         values = {}
-        for p in self.params:
+        for p in self.searched:
             if p.kind == "choice":
                 values[p.name] = list(p.args)
             elif p.kind in ("int", "qint"):
@@ -145,14 +198,41 @@ class SearchSpace:
 
     @property
     def names(self) -> list[str]:
-        return [p.name for p in self.params]
+        """Every key the space sets, searched or conditional values, once each, in order."""
+        return list(dict.fromkeys(p.name for p in self.params))
+
+    @property
+    def searched(self) -> list[Param]:
+        """The entries the searcher draws (one per key)."""
+        return [p for p in self.params if p.searched]
 
     def __call__(self, trial: Any) -> dict[str, Any]:
         chosen: dict[str, Any] = {}
+        values: dict[str, Any] = {}
         for param in self.params:
-            if param.active(chosen):
-                chosen[param.name] = param.suggest(trial)
-        return dict(self.fixed)
+            if param.name in chosen or not param.active(chosen):
+                continue
+            chosen[param.name] = param.suggest(trial)
+            if not param.searched:
+                values[param.name] = chosen[param.name]
+        # Ray merges what this returns into the drawn params: the fixed keys and the
+        # conditional values this trial's branch sets.
+        return {**self.fixed, **values}
+
+    def branch(self, config: Mapping[str, Any]) -> dict[str, Param]:
+        """The entry of each key that exists for a trial whose keys take `config`'s values
+        (those it leaves out are drawn, so keys conditioned on them are not known)."""
+        chosen: dict[str, Any] = {}
+        entries: dict[str, Param] = {}
+        for param in self.params:
+            if param.name in entries or not param.active(chosen):
+                continue
+            entries[param.name] = param
+            if not param.searched:
+                chosen[param.name] = param.args[0]
+            elif param.name in config:
+                chosen[param.name] = config[param.name]
+        return entries
 
     def distributions_for(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """The distributions of the keys a trial with `params` would have drawn, or None when
@@ -160,7 +240,10 @@ class SearchSpace:
         chosen: dict[str, Any] = {}
         found = {}
         for param in self.params:
-            if not param.active(chosen):
+            if param.name in chosen or not param.active(chosen):
+                continue
+            if not param.searched:
+                chosen[param.name] = param.args[0]
                 continue
             if param.name not in params:
                 return None
@@ -179,5 +262,6 @@ class SearchSpace:
         lines = []
         for p in self.params:
             cond = f"  when {dict(p.when)}" if p.when else ""
-            lines.append(f"{p.name}: {p.kind} {list(p.args)}{cond}")
+            what = f"= {p.args[0]!r}" if p.kind == "value" else f"{p.kind} {list(p.args)}"
+            lines.append(f"{p.name}: {what}{cond}")
         return lines

@@ -151,13 +151,14 @@ def _check_trial_keys(model: str, space: SearchSpace) -> None:
             continue
         _check_key(schema, param.name, "space")
         _check_param(schema, param)
-        for name, wanted in param.when.items():
-            earlier = next(p for p in space.params if p.name == name)
-            for value in wanted if isinstance(wanted, list) else [wanted]:
-                if not _can_take(earlier, value):
+        for name in param.when:
+            earlier = [p for p in space.params if p.name == name]
+            for value in param.allowed(name):
+                if not any(_can_take(p, value) for p in earlier):
+                    takes = " or ".join(f"{p.kind} {list(p.args)}" for p in earlier)
                     raise ConfigError(
                         f"space.{param.name}.when.{name}: {value!r} never occurs; {name} "
-                        f"takes {earlier.kind} {list(earlier.args)}")
+                        f"takes {takes}")
 
 
 def _check_key(schema: Schema, name: str, where: str) -> None:
@@ -172,7 +173,7 @@ def _check_key(schema: Schema, name: str, where: str) -> None:
 
 def _check_param(schema: Schema, param: Param) -> None:
     key = schema[param.name]
-    if param.kind == "choice":
+    if param.kind in ("choice", "value"):
         for value in param.args:
             if isinstance(value, (list, dict)):
                 raise ConfigError(f"space.{param.name}: choices are single values (Optuna's "
@@ -192,7 +193,7 @@ def _check_param(schema: Schema, param: Param) -> None:
 
 
 def _can_take(param: Param, value: Any) -> bool:
-    if param.kind == "choice":
+    if param.kind in ("choice", "value"):
         return value in param.args
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -271,16 +272,25 @@ def _start_from(raw: Any, space: SearchSpace) -> list[dict[str, Any]]:
         return []
     if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
         raise ConfigError("start_from: expected a list of mappings, e.g. [{lr: 0.001}]")
-    params = {p.name: p for p in space.params}
+    starts = []
     for i, config in enumerate(raw):
+        branch = space.branch(config)
         for key, value in config.items():
-            if key not in params:
+            if key not in space.names:
                 raise ConfigError(f"start_from[{i}].{key}: not a searched key of this space; "
-                                  f"searched: {sorted(params)}")
-            if not _can_take(params[key], value):
+                                  f"searched: {sorted(space.names)}")
+            entry = branch.get(key)
+            if entry is None:
+                conditions = [dict(p.when) for p in space.params if p.name == key]
+                raise ConfigError(f"start_from[{i}].{key}: exists only when "
+                                  f"{' or '.join(map(str, conditions))}; give those keys "
+                                  "in this config, or drop it")
+            if not _can_take(entry, value):
                 raise ConfigError(f"start_from[{i}].{key}: {value!r} is outside "
-                                  f"{params[key].kind} {list(params[key].args)}")
-    return raw
+                                  f"{entry.kind} {list(entry.args)}")
+        # A conditional value is the branch's, not the searcher's: set, not enqueued.
+        starts.append({k: v for k, v in config.items() if branch[k].searched})
+    return starts
 
 
 def multi_label(dataset: DatasetConfig) -> bool:
@@ -322,10 +332,11 @@ def _resolve_files(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _values(space: SearchSpace, key: str) -> list[Any]:
-    """Every value `key` can take: its fixed value or its choices."""
+    """Every value `key` can take: its fixed value, or its choices and conditional values."""
     if key in space.fixed:
         return [space.fixed[key]]
-    return [v for p in space.params if p.name == key and p.kind == "choice" for v in p.args]
+    return [v for p in space.params
+            if p.name == key and p.kind in ("choice", "value") for v in p.args]
 
 
 def _check_pretrained(model: str, space: SearchSpace, dataset: DatasetConfig) -> None:

@@ -107,6 +107,74 @@ def test_conditional_keys_exist_only_when_their_condition_holds():
     assert {c["optimizer"] for c in configs} == {"adam", "sgd"}
 
 
+BRANCHES = {
+    "front": {"choice": ["energy", "conv"]},
+    "first_kernel": [{"value": 16, "when": {"front": "energy"}},
+                     {"choice": [80, 160], "when": {"front": "conv"}}],
+    "pool": {"value": 20, "when": {"front": "energy"}},
+    "lr": {"loguniform": [1e-4, 1e-2]},
+}
+
+
+def test_a_branch_sets_its_own_values_and_the_searcher_draws_only_the_rest():
+    """`value` entries: each branch of `front` gets its own first_kernel (set for energy,
+    searched for conv) and energy alone a pool; Optuna is told only what it drew."""
+    space = SearchSpace(BRANCHES, fixed={"batch_size": 16})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    fronts = set()
+    for _ in range(40):
+        trial = study.ask()
+        values = space(trial)
+        config = {**trial.params, **values}
+        study.tell(trial, 0.0)
+        fronts.add(config["front"])
+        if config["front"] == "energy":
+            assert config["first_kernel"] == 16 and config["pool"] == 20
+            assert set(trial.params) == {"front", "lr"}
+        else:
+            assert config["first_kernel"] in (80, 160) and "pool" not in config
+            assert set(trial.params) == {"front", "first_kernel", "lr"}
+        assert config["batch_size"] == 16
+        # What a warm start tells a new study: the drawn keys and their ranges alone.
+        assert set(space.distributions_for(trial.params)) == set(trial.params)
+    assert fronts == {"energy", "conv"}
+    assert space.names == ["front", "first_kernel", "pool", "lr"]
+    grid = SearchSpace({k: v for k, v in BRANCHES.items() if k != "lr"}, {}).grid()
+    assert grid == {"front": ["energy", "conv"], "first_kernel": [80, 160]}
+
+
+@pytest.mark.parametrize("key, entries, message", [
+    ("first_kernel", [{"value": 16, "when": {"front": "energy"}},
+                      {"value": 80, "when": {"front": ["conv", "energy"]}}],
+     r"^space\.first_kernel\[1\]: its `when` can hold together with entry 0's"),
+    ("first_kernel", [{"choice": [8, 16], "when": {"front": "energy"}},
+                      {"choice": [80, 160], "when": {"front": "conv"}}],
+     r"^space\.first_kernel: at most one of its entries may be searched"),
+    ("first_kernel", [{"value": 16, "when": {"front": "energy"}}, {"value": 80}],
+     r"^space\.first_kernel\[1\]: a value without `when` is a fixed key"),
+    ("pool", {"value": [20, 40], "when": {"front": "energy"}},
+     r"^space\.pool\.value: expected one value"),
+    ("pool", {"value": 20.5, "when": {"front": "energy"}}, r"^space\.pool: 20\.5 is not allowed"),
+])
+def test_conditional_value_mistakes_are_named(key, entries, message):
+    raw = {**VALID, "space": {**BRANCHES, key: entries}}
+    with pytest.raises(ConfigError, match=message):
+        parse_spec(raw)
+
+
+def test_start_from_sets_a_branch_values_and_enqueues_only_the_drawn_keys():
+    raw = {**VALID, "space": BRANCHES,
+           "start_from": [{"front": "energy", "first_kernel": 16, "lr": 1e-3},
+                          {"front": "conv", "first_kernel": 160}]}
+    assert parse_spec(raw).start_from == [{"front": "energy", "lr": 1e-3},
+                                          {"front": "conv", "first_kernel": 160}]
+    for start, message in [({"front": "energy", "first_kernel": 80},
+                            r"first_kernel: 80 is outside value"),
+                           ({"front": "conv", "pool": 20}, r"pool: exists only when")]:
+        with pytest.raises(ConfigError, match=r"^start_from\[0\]\." + message):
+            parse_spec({**raw, "start_from": [start]})
+
+
 def test_space_survives_pickling_as_optuna_search_saves_it():
     import pickle
 
