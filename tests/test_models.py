@@ -94,6 +94,62 @@ def test_cnn1d_energy_front_averages_out_the_pitch_pulses():
     assert 10 / torch.log(torch.tensor(10.0)) * levels.std(dim=1).max() < 1.0
 
 
+def test_cnn1d_cepstral_front_learns_with_its_filters_kept_or_learnt():
+    x, y = tiny_task()
+    for learn in (False, True):
+        torch.manual_seed(0)
+        model = models.build("cnn1d", {**BASE, "front": "cepstral", "first_kernel": 32,
+                                       "pool": 8, "bands": 16, "cepstra": 8,
+                                       "learn_filters": learn, "sample_rate": 4000},
+                             (400,), 3)
+        filters = model.front[0].conv.weight.detach().clone()
+        losses = train_steps(model, x, y)
+        assert losses[-1] < 0.7 * losses[0], (learn, losses[0], losses[-1])
+        assert torch.equal(filters, model.front[0].conv.weight) != learn
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_cepstral_filters_sit_on_the_mel_scale_whatever_the_initialiser(rate):
+    model = models.build("cnn1d", {"front": "cepstral", "first_kernel": 401, "bands": 40,
+                                   "init": "he_uniform", "sample_rate": rate}, (rate,), 3)
+    real = model.front[0].conv.weight[:40, 0].double()
+    peaks = torch.fft.rfft(real, n=rate).abs().argmax(dim=1).double()  # 1 Hz bins
+    assert torch.all(peaks.diff() > 0)
+    assert peaks[0] < 150 and peaks[-1] > 0.8 * rate / 2
+    mel = 2595 * torch.log10(1 + peaks / 700)
+    assert mel.diff().std() < 0.1 * mel.diff().mean()  # evenly spaced in mel
+
+
+def test_cepstral_front_hears_the_vowel_not_the_pitch():
+    """The same resonance (a vowel) under a 100 Hz and a 190 Hz voice, 11 semitones apart:
+    the cepstral front's coefficients move far less with the pitch than with the vowel;
+    the conv front's frames move with the pitch about half as much as with the vowel."""
+    rate = 16000
+
+    def vowel(f0, formant):
+        pulses = torch.zeros(rate // 2)
+        pulses[:: int(rate / f0)] = 1.0
+        t = torch.arange(400) / rate
+        resonance = torch.exp(-t * 300) * torch.sin(2 * torch.pi * formant * t)
+        voice = torch.nn.functional.conv1d(pulses.view(1, 1, -1),
+                                           resonance.flip(0).view(1, 1, -1),
+                                           padding=399)[..., : pulses.numel()]
+        return voice / voice.pow(2).mean().sqrt()
+
+    ratios = {}
+    for front, config in [("cepstral", {"first_kernel": 201, "first_stride": 16, "pool": 20}),
+                          ("conv", {"first_kernel": 80, "first_stride": 8, "pool": 4})]:
+        torch.manual_seed(0)
+        layer = models.build("cnn1d", {**config, "front": front, "norm": "none",
+                                       "channels": 16, "sample_rate": rate},
+                             (rate // 2,), 3).front
+        with torch.no_grad():
+            low, high, other = (layer(vowel(f0, formant))[0, :, 3:-3].mean(dim=1)
+                                for f0, formant in [(100, 700), (190, 700), (100, 1400)])
+        ratios[front] = ((low - high).norm() / (low - other).norm()).item()
+    assert ratios["cepstral"] < 0.25 and ratios["conv"] > 0.4, ratios
+
+
 @pytest.mark.parametrize("layers", [1, 3, 9])
 @pytest.mark.parametrize("convs_per_block", [1, 2])
 def test_any_depth_fits_a_short_clip(layers, convs_per_block):

@@ -63,6 +63,7 @@ class TrialData:
     # Offline augmentation: each train row's version (0: the recording, k: its k-th copy,
     # a clip's rows adjacent); None when train holds recordings only.
     train_versions: np.ndarray | None = None
+    sample_rate: int | None = None  # the clips' (a waveform front places its filters by it)
 
     @property
     def y_clips(self) -> np.ndarray:
@@ -109,7 +110,8 @@ class TrialData:
                       for name, size, end in zip(manifest.layers, sizes, ends, strict=True)}
         return cls(x_train, y_train, x_val, y_val, manifest.label_names, mean, std,
                    representation, crop, noise, layers,
-                   train_versions=read_copies(shard_dir, "train"))
+                   train_versions=read_copies(shard_dir, "train"),
+                   sample_rate=manifest.sample_rate)
 
     def select_layers(self, choice: str | None) -> TrialData:
         """The embedding layers a trial's `layer` names ("fc1", "conv_block4+fc1"; all when

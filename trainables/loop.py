@@ -153,7 +153,8 @@ def fit(
     noise = torch.from_numpy(data.noise_bank).to(store) if data.noise_bank is not None else None
     augment = Augmenter(config, data.representation, noise, data.normalised)
 
-    model = models.build(config["model"], config, data.input_shape, classes)
+    model = models.build(config["model"], {"sample_rate": data.sample_rate, **config},
+                         data.input_shape, classes)
     pretrained.start_from_weights(model, config, load=resume is None)
     model.to(device)
     optimizer = make_optimizer(config, pretrained.param_groups(model, config))

@@ -10,6 +10,12 @@ over `pool` frames (half-overlapping windows) and log-compressed, so that what t
 see is each band's log energy, as in a spectrogram, rather than the waveform's pitch
 pulses. A window longer than a pitch period (20 ms covers voices down to 50 Hz) averages
 the voice's pitch out of the bands.
+
+With `front: cepstral` the filters are `bands` complex Gabor filters on the mel scale
+(LEAF, Zeghidour et al., 2021; learnt only with `learn_filters`), and each window's log
+band energies are turned into their first `cepstra` DCT coefficients, as MFCCs are: the
+blocks see the spectral envelope, with the harmonics' fine structure (the voice's pitch)
+left out.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import torch
 from torch import nn
 
 from ..blocks import activation, initialise, layer_keys, norm1d
+from ..fronts import Cepstra, GaborFilterbank, LogEnergy
 from ..keys import Key
 from .registry import register
 
@@ -33,12 +40,19 @@ KEYS = (
     Key("kernel_size", "int", 9, "kernel of the conv blocks", interval="[1, 1024]"),
     Key("first_kernel", "int", 80, "kernel of the strided front conv", interval="[1, 4096]"),
     Key("first_stride", "int", 4, "stride of the front conv", interval="[1, 1024]"),
-    Key("pool", "int", 4, "max-pool after the front conv (front energy: the energy window, "
-        "frames)", interval="[1, 1024]"),
+    Key("pool", "int", 4, "max-pool after the front conv (fronts energy and cepstral: the "
+        "energy window, frames)", interval="[1, 1024]"),
     Key("convs_per_block", "int", 1, "convs per block (2: VGG-style)", interval="[1, 4]"),
-    Key("front", "str", "conv", "first layer: conv (conv, norm, activation, max-pool) or "
-        "energy (a learnt filterbank's log band energies over `pool`-frame windows)",
-        choices=("conv", "energy")),
+    Key("front", "str", "conv", "first layer: conv (conv, norm, activation, max-pool), "
+        "energy (a learnt filterbank's log band energies over `pool`-frame windows) or "
+        "cepstral (mel-scale Gabor filters' log energies to `cepstra` DCT coefficients, as "
+        "MFCCs are made)",
+        choices=("conv", "energy", "cepstral")),
+    Key("bands", "int", 40, "front cepstral: its filters", interval="[2, 512]"),
+    Key("cepstra", "int", 13, "front cepstral: DCT coefficients kept (at most bands)",
+        interval="[1, 512]"),
+    Key("learn_filters", "bool", False, "front cepstral: train its filters (they start on "
+        "the mel scale and are kept there by default)"),
     *layer_keys(dropout=0.5),
 )
 
@@ -55,18 +69,6 @@ class ConvBlock1d(nn.Sequential):
         super().__init__(*layers)
 
 
-class LogEnergy(nn.Module):
-    """Each channel's log mean square over windows of `window` frames, half-overlapping."""
-
-    def __init__(self, window: int):
-        super().__init__()
-        self.pool = nn.AvgPool1d(window, stride=max(1, window // 2))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The floor sits 100 dB under a full-scale band: silence stays finite.
-        return torch.log(self.pool(x * x) + 1e-10)
-
-
 class CNN1d(nn.Module):
     def __init__(
         self,
@@ -81,26 +83,39 @@ class CNN1d(nn.Module):
         pool: int = 4,
         convs_per_block: int = 1,
         front: str = "conv",
+        bands: int = 40,
+        cepstra: int = 13,
+        learn_filters: bool = False,
+        sample_rate: int = 16000,
         norm: str = "batch",
         act: str = "relu",
         dropout: float = 0.5,
         init: str = "default",
     ):
         super().__init__()
-        filters = nn.Conv1d(1, channels, first_kernel, stride=first_stride,
-                            padding=first_kernel // 2)
         length = (num_samples + 2 * (first_kernel // 2) - first_kernel) // first_stride + 1
-        if front == "energy":
-            energy = LogEnergy(pool)
-            # Normalised after the log, so the blocks see band energies on one scale.
-            self.front = nn.Sequential(filters, energy, norm1d(norm, channels))
-            length = (length - pool) // energy.pool.stride[0] + 1
-        else:
-            self.front = nn.Sequential(filters, norm1d(norm, channels), activation(act),
-                                       nn.MaxPool1d(pool))
+        if front == "conv":
+            self.front = nn.Sequential(
+                nn.Conv1d(1, channels, first_kernel, stride=first_stride,
+                          padding=first_kernel // 2),
+                norm1d(norm, channels), activation(act), nn.MaxPool1d(pool))
             length //= pool
+            c_in = channels
+        else:
+            if front == "energy":
+                filters = nn.Conv1d(1, channels, first_kernel, stride=first_stride,
+                                    padding=first_kernel // 2)
+                layers = [filters, LogEnergy(pool)]
+                c_in = channels
+            else:
+                filters = GaborFilterbank(bands, first_kernel, first_stride, sample_rate,
+                                          learn_filters)
+                layers = [filters, LogEnergy(pool, square=False), Cepstra(bands, cepstra)]
+                c_in = cepstra
+            # Normalised after the log, so the blocks see band energies on one scale.
+            self.front = nn.Sequential(*layers, norm1d(norm, c_in))
+            length = (length - pool) // layers[1].pool.stride[0] + 1
         blocks: list[nn.Module] = []
-        c_in = channels
         for i in range(conv_layers - 1):
             c_out = int(round(channels * channel_growth ** (i + 1)))
             blocks.append(ConvBlock1d(c_in, c_out, kernel_size, convs_per_block, norm, act))
@@ -112,6 +127,8 @@ class CNN1d(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c_in, num_classes))
         initialise(self, init, act)
+        if front == "cepstral":
+            filters.reset_parameters(sample_rate)  # the mel start, whatever `init` did
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         x = waveform.unsqueeze(1) if waveform.dim() == 2 else waveform
@@ -121,5 +138,7 @@ class CNN1d(nn.Module):
 
 @register("cnn1d", inputs=("waveform",), keys=KEYS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> CNN1d:
-    return CNN1d(input_shape[-1], num_classes,
+    # The sample rate places the cepstral front's first filters; it is the data's, which
+    # the loop adds to the config (a checkpoint's weights replace the start anyway).
+    return CNN1d(input_shape[-1], num_classes, sample_rate=config.get("sample_rate") or 16000,
                  **{k.name: config[k.name] for k in KEYS if k.name in config})
