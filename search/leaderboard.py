@@ -157,9 +157,11 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             "trial_dir": str(trial_dir),
             TIEBREAK: _finite_or_inf(at_best.get("val_loss")),
         })
+    if not rows:  # no trial reported (a budget that ended first): the header alone
+        return pd.DataFrame(columns=["rank", "trial_id", "model", f"{metric}_best",
+                                     "best_epoch", f"{metric}_last", "epochs", "status",
+                                     "stop_reason", "checkpoint", "trial_dir"])
     board = pd.DataFrame(rows)
-    if board.empty:
-        return board
     # Small validation sets tie often (accuracy in steps of 1/clips): the lower validation
     # loss at the best epoch ranks first, not whichever trial id sorts first.
     board = board.sort_values([f"{metric}_best", TIEBREAK], ascending=[mode == "min", True],

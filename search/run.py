@@ -319,6 +319,10 @@ def run(
         print(front[[c for c in shown if c in front]].to_string(index=False))
     print(f"Dashboard: python -m search.dashboard {experiment_dir}\n"
           f"TensorBoard: tensorboard --logdir {experiment_dir}")
+    if board.empty and spec.time_budget_s and not interrupted:
+        raise SearchIncomplete(
+            f"the time budget ({spec.time_budget_s:g}s) ended before any trial reported an "
+            "epoch; raise time_budget_s")
     if unfinished or interrupted:
         raise SearchIncomplete("interrupted before the search was done; run the same command "
                                "to resume")

@@ -73,16 +73,27 @@ def test_a_too_slow_config_is_stopped_within_seconds_and_recorded(ray_local, tmp
 def test_a_trial_cut_by_the_time_budget_is_told_apart_from_a_stopped_one(ray_local,
                                                                           tmp_path):
     # One trial that would train far longer than the budget: Tune ends the experiment
-    # without telling the searcher, and the search must say the budget cut it.
+    # without telling the searcher, and the search must say the budget cut it. (20 s: on
+    # a loaded 2-core machine, 8 s ended before the trial's first epoch.)
     experiment = run(spec(name="cut", searcher={"type": "random", "seed": 0},
                           scheduler={"type": "none"}, max_epochs=10_000, num_samples=1,
-                          time_budget_s=8, max_epoch_seconds=60,
+                          time_budget_s=20, max_epoch_seconds=60,
                           fixed={**FIXED, "batch_size": 8}, space={"lr": {"choice": [1e-3]}}),
                      tmp_path)
     row = read_leaderboard(experiment / "leaderboard.csv").iloc[0]
     assert row["status"] == "stopped_early" and row["stop_reason"] == CUT
     assert not row["stopped_by_scheduler"] and row["epochs"] >= 1
     assert study_states(experiment) == {row["trial_id"]: "PRUNED"}
+
+
+def test_a_budget_that_ends_before_any_epoch_is_an_error_that_says_so(ray_local, tmp_path):
+    with pytest.raises(SearchIncomplete, match=r"time budget \(1s\) ended before any trial "
+                                               r"reported an epoch; raise time_budget_s"):
+        run(spec(name="short", searcher={"type": "random", "seed": 0},
+                 scheduler={"type": "none"}, max_epochs=10_000, num_samples=1,
+                 time_budget_s=1, fixed=FIXED, space={"lr": {"choice": [1e-3]}}), tmp_path)
+    board = read_leaderboard(tmp_path / "short" / "leaderboard.csv")  # a header, no rows
+    assert board.empty and "val_accuracy_best" in board
 
 
 def test_max_epoch_seconds_defaults_to_a_quarter_of_the_budget_over_the_epochs():
