@@ -15,6 +15,10 @@ SPACES = sorted(p.name for p in Path("spaces").glob("*.yaml"))
 WEIGHTS = {"panns.yaml": ("fixed.pretrained", write_panns, "panns_cnn6"),
            "transfer.yaml": ("fixed.pretrained", write_torchvision, "resnet50"),
            "embed_mlp.yaml": ("dataset.embed.pretrained", write_panns, "panns_cnn6")}
+# The costliest runs (16-31 s each; the pretrained networks also have their own tests in
+# test_pretrained.py and test_embed.py) run with the slow tests in CI, so that the default
+# run stays under ten minutes on 2 cores.
+SLOW = {"resnet.yaml", "transfer.yaml", "panns.yaml", "embed_mlp.yaml"}
 
 
 @pytest.mark.parametrize("space", sorted(str(p) for p in Path("spaces/gpu").glob("*.yaml")))
@@ -29,7 +33,8 @@ def test_every_architecture_family_has_a_space():
             "panns.yaml", "transfer.yaml", "embed_mlp.yaml"} <= set(SPACES)
 
 
-@pytest.mark.parametrize("space", SPACES)
+@pytest.mark.parametrize("space", [pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s
+                                   for s in SPACES])
 def test_space_runs_end_to_end(ray_local, tmp_path_factory, space):
     overrides = []
     if space in WEIGHTS:  # random weights in the published layout stand in for the file
