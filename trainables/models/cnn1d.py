@@ -94,27 +94,24 @@ class CNN1d(nn.Module):
     ):
         super().__init__()
         length = (num_samples + 2 * (first_kernel // 2) - first_kernel) // first_stride + 1
-        if front == "conv":
-            self.front = nn.Sequential(
-                nn.Conv1d(1, channels, first_kernel, stride=first_stride,
-                          padding=first_kernel // 2),
-                norm1d(norm, channels), activation(act), nn.MaxPool1d(pool))
-            length //= pool
-            c_in = channels
+        if front == "cepstral":
+            filters = GaborFilterbank(bands, first_kernel, first_stride, sample_rate,
+                                      learn_filters)
+            c_in = cepstra
         else:
-            if front == "energy":
-                filters = nn.Conv1d(1, channels, first_kernel, stride=first_stride,
-                                    padding=first_kernel // 2)
-                layers = [filters, LogEnergy(pool)]
-                c_in = channels
-            else:
-                filters = GaborFilterbank(bands, first_kernel, first_stride, sample_rate,
-                                          learn_filters)
-                layers = [filters, LogEnergy(pool, square=False), Cepstra(bands, cepstra)]
-                c_in = cepstra
+            filters = nn.Conv1d(1, channels, first_kernel, stride=first_stride,
+                                padding=first_kernel // 2)
+            c_in = channels
+        if front == "conv":
+            self.front = nn.Sequential(filters, norm1d(norm, c_in), activation(act),
+                                       nn.MaxPool1d(pool))
+            length //= pool
+        else:
+            energy = LogEnergy(pool, square=front == "energy")  # the filterbank's is a power
+            cepstral = [Cepstra(bands, cepstra)] if front == "cepstral" else []
             # Normalised after the log, so the blocks see band energies on one scale.
-            self.front = nn.Sequential(*layers, norm1d(norm, c_in))
-            length = (length - pool) // layers[1].pool.stride[0] + 1
+            self.front = nn.Sequential(filters, energy, *cepstral, norm1d(norm, c_in))
+            length = (length - pool) // energy.pool.stride[0] + 1
         blocks: list[nn.Module] = []
         for i in range(conv_layers - 1):
             c_out = int(round(channels * channel_growth ** (i + 1)))
