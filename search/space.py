@@ -46,6 +46,11 @@ class Param:
         """Whether the searcher draws it (a `value` is set, not drawn)."""
         return self.kind != "value"
 
+    @property
+    def listed(self) -> bool:
+        """Whether it takes only the values it lists (a choice, or a set value)."""
+        return self.kind in ("choice", "value")
+
     def allowed(self, key: str) -> list[Any]:
         """The values of `key` this entry's `when` accepts."""
         wanted = self.when[key]

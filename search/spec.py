@@ -173,7 +173,7 @@ def _check_key(schema: Schema, name: str, where: str) -> None:
 
 def _check_param(schema: Schema, param: Param) -> None:
     key = schema[param.name]
-    if param.kind in ("choice", "value"):
+    if param.listed:
         for value in param.args:
             if isinstance(value, (list, dict)):
                 raise ConfigError(f"space.{param.name}: choices are single values (Optuna's "
@@ -193,7 +193,7 @@ def _check_param(schema: Schema, param: Param) -> None:
 
 
 def _can_take(param: Param, value: Any) -> bool:
-    if param.kind in ("choice", "value"):
+    if param.listed:
         return value in param.args
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -336,7 +336,7 @@ def _values(space: SearchSpace, key: str) -> list[Any]:
     if key in space.fixed:
         return [space.fixed[key]]
     return [v for p in space.params
-            if p.name == key and p.kind in ("choice", "value") for v in p.args]
+            if p.name == key and p.listed for v in p.args]
 
 
 def _check_pretrained(model: str, space: SearchSpace, dataset: DatasetConfig) -> None:
