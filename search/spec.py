@@ -161,6 +161,18 @@ def _check_trial_keys(model: str, space: SearchSpace) -> None:
                         f"takes {takes}")
 
 
+def _check_constraints(model: str, space: SearchSpace) -> None:
+    """The rules between the model's keys, on the fixed values and defaults, wherever the
+    space searches none of a rule's keys (a drawn combination that breaks one fails its
+    trial, with the same words)."""
+    schema = loop.schema(model)
+    config = schema.with_defaults(space.fixed)
+    for constraint in schema.constraints:
+        if not set(constraint.keys) & set(space.names):
+            if problem := constraint.problem(config):
+                raise ConfigError(f"fixed: {problem}")
+
+
 def _check_key(schema: Schema, name: str, where: str) -> None:
     if name in loop.TOP_LEVEL:
         raise ConfigError(f"{where}.{name}: set it at the top level of the space file")
@@ -265,13 +277,15 @@ def _check_loss(space: SearchSpace, dataset: DatasetConfig) -> None:
                               f"choose from {list(allowed)}")
 
 
-def _start_from(raw: Any, space: SearchSpace) -> list[dict[str, Any]]:
+def _start_from(raw: Any, space: SearchSpace, model: str) -> list[dict[str, Any]]:
     """`start_from`: configs the searcher tries first (Optuna's enqueue_trial), each a
-    mapping of searched keys to values the space can take; keys left out are sampled."""
+    mapping of searched keys to values the space can take, meeting the rules between the
+    model's keys; keys left out are sampled."""
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
         raise ConfigError("start_from: expected a list of mappings, e.g. [{lr: 0.001}]")
+    schema = loop.schema(model)
     starts = []
     for i, config in enumerate(raw):
         branch = space.branch(config)
@@ -288,6 +302,12 @@ def _start_from(raw: Any, space: SearchSpace) -> list[dict[str, Any]]:
             if not _can_take(entry, value):
                 raise ConfigError(f"start_from[{i}].{key}: {value!r} is outside "
                                   f"{entry.kind} {list(entry.args)}")
+        values = {k: p.args[0] for k, p in branch.items() if not p.searched}
+        known = set(config) | set(values) | (set(schema.keys) - set(space.names))
+        full = schema.with_defaults({**space.fixed, **values, **config})
+        for constraint in schema.constraints:
+            if set(constraint.keys) <= known and (problem := constraint.problem(full)):
+                raise ConfigError(f"start_from[{i}]: {problem}")
         # A conditional value is the branch's, not the searcher's: set, not enqueued.
         starts.append({k: v for k, v in config.items() if branch[k].searched})
     return starts
@@ -400,6 +420,7 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     space = SearchSpace(raw["space"], raw.get("fixed") or {})
     _check_data_keys(space, dataset)
     _check_trial_keys(raw["model"], space)
+    _check_constraints(raw["model"], space)
     _check_objectives(objectives, dataset)
     _check_loss(space, dataset)
     _check_pretrained(raw["model"], space, dataset)
@@ -431,7 +452,7 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
         resources=resources,
         max_failures=raw.get("max_failures", 0),
         max_epoch_seconds=raw.get("max_epoch_seconds"),
-        start_from=_start_from(raw.get("start_from"), space),
+        start_from=_start_from(raw.get("start_from"), space, raw["model"]),
         raw=raw,
         objectives=objectives,
     )

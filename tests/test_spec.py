@@ -175,6 +175,27 @@ def test_start_from_sets_a_branch_values_and_enqueues_only_the_drawn_keys():
             parse_spec({**raw, "start_from": [start]})
 
 
+def test_rules_between_model_keys_are_checked_before_the_search_starts():
+    too_many = r"cepstra 20 is more than bands 16 .*; lower cepstra or raise bands"
+    fixed = {"front": "cepstral", "bands": 16, "cepstra": 20}
+    with pytest.raises(ConfigError, match=r"^fixed: " + too_many):
+        parse_spec({**VALID, "fixed": fixed})
+    parse_spec({**VALID, "fixed": {**fixed, "front": "conv"}})  # the conv front has no DCT
+    # A searched key leaves the rule to the trials (bands 64 would do) ...
+    searched = {**VALID, "fixed": {"front": "cepstral", "cepstra": 20},
+                "space": {**VALID["space"], "bands": {"choice": [16, 64]}}}
+    parse_spec(searched)
+    # ... but a start point is one whole config, checked as such.
+    with pytest.raises(ConfigError, match=r"^start_from\[1\]: " + too_many):
+        parse_spec({**searched, "start_from": [{"bands": 64}, {"bands": 16}]})
+    branches = {**VALID, "space": {"front": {"choice": ["conv", "cepstral"]},
+                                   "bands": {"value": 16, "when": {"front": "cepstral"}},
+                                   "cepstra": {"value": 20, "when": {"front": "cepstral"}}},
+                "start_from": [{"front": "conv"}, {"front": "cepstral"}]}
+    with pytest.raises(ConfigError, match=r"^start_from\[1\]: " + too_many):
+        parse_spec(branches)
+
+
 def test_space_survives_pickling_as_optuna_search_saves_it():
     import pickle
 

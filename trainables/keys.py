@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,10 +93,20 @@ def _inside(value: float, interval: str) -> bool:
     return above and below
 
 
-class Schema:
-    """The keys one trainable reads, by name."""
+@dataclass(frozen=True)
+class Constraint:
+    """A rule between keys that no one key's check can see: `problem` says what is wrong
+    with a config that holds every key (defaults filled in), or returns None."""
 
-    def __init__(self, keys: Iterable[Key]):
+    keys: tuple[str, ...]
+    problem: Callable[[Mapping[str, Any]], str | None]
+
+
+class Schema:
+    """The keys one trainable reads, by name, and the rules between them."""
+
+    def __init__(self, keys: Iterable[Key], constraints: Iterable[Constraint] = ()):
+        self.constraints = tuple(constraints)
         self.keys: dict[str, Key] = {}
         for key in keys:
             if key.name in self.keys and self.keys[key.name] != key:

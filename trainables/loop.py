@@ -69,9 +69,10 @@ TOO_SLOW = "too_slow"
 
 
 def schema(model: str) -> Schema:
-    """Every key a trial of `model` reads: the loop's and its parts', and the model's."""
+    """Every key a trial of `model` reads: the loop's and its parts', and the model's,
+    with the rules between the model's keys."""
     return Schema((*KEYS, *schedules.KEYS, *losses.KEYS, *sampling.KEYS, *augment.KEYS,
-                   *data.KEYS, *inputs.KEYS, *models.keys(model)))
+                   *data.KEYS, *inputs.KEYS, *models.keys(model)), models.constraints(model))
 
 
 def make_optimizer(config: Mapping[str, Any], params) -> torch.optim.Optimizer:

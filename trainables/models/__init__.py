@@ -7,6 +7,7 @@ import pkgutil
 from .registry import (  # noqa: F401  (the package's interface)
     SPECTROGRAMS,
     build,
+    constraints,
     count_macs,
     count_parameters,
     inputs,

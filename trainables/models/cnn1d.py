@@ -28,7 +28,7 @@ from torch import nn
 
 from ..blocks import activation, initialise, layer_keys, norm1d
 from ..fronts import Cepstra, GaborFilterbank, LogEnergy
-from ..keys import Key
+from ..keys import Constraint, Key
 from .registry import register
 
 KEYS = (
@@ -55,6 +55,17 @@ KEYS = (
         "the mel scale and are kept there by default)"),
     *layer_keys(dropout=0.5),
 )
+
+
+def _cepstra_within_bands(config: Mapping[str, Any]) -> str | None:
+    if config["front"] != "cepstral" or config["cepstra"] <= config["bands"]:
+        return None
+    return (f"cepstra {config['cepstra']} is more than bands {config['bands']} (a DCT of "
+            f"{config['bands']} bands has {config['bands']} coefficients); lower cepstra or "
+            "raise bands")
+
+
+CONSTRAINTS = (Constraint(("front", "bands", "cepstra"), _cepstra_within_bands),)
 
 
 class ConvBlock1d(nn.Sequential):
@@ -133,7 +144,7 @@ class CNN1d(nn.Module):
         return self.head(x.mean(dim=-1))
 
 
-@register("cnn1d", inputs=("waveform",), keys=KEYS)
+@register("cnn1d", inputs=("waveform",), keys=KEYS, constraints=CONSTRAINTS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> CNN1d:
     # The sample rate places the cepstral front's first filters; it is the data's, which
     # the loop adds to the config (a checkpoint's weights replace the start anyway).

@@ -12,26 +12,30 @@ from typing import Any
 
 from torch import nn
 
-from ..keys import Key
+from ..keys import Constraint, Key
 
 Builder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
 _REGISTRY: dict[str, Builder] = {}
 _INPUTS: dict[str, tuple[str, ...]] = {}
 _RAW_INPUT: set[str] = set()
 _KEYS: dict[str, tuple[Key, ...]] = {}
+_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {}
 SPECTROGRAMS = ("logmel", "mfcc")
 
 
 def register(name: str, inputs: tuple[str, ...], keys: tuple[Key, ...],
-             raw_input: bool = False) -> Callable[[Builder], Builder]:
+             raw_input: bool = False, constraints: tuple[Constraint, ...] = ()
+             ) -> Callable[[Builder], Builder]:
     """Register a builder under `name`, reading the given representations and config
-    `keys`; `raw_input` models normalise their input themselves (as a pretrained network's
-    first layer does) and get it without the train-split standardisation."""
+    `keys`, whose values must meet `constraints` (checked before a search starts);
+    `raw_input` models normalise their input themselves (as a pretrained network's first
+    layer does) and get it without the train-split standardisation."""
 
     def add(builder: Builder) -> Builder:
         _REGISTRY[name] = builder
         _INPUTS[name] = inputs
         _KEYS[name] = keys
+        _CONSTRAINTS[name] = constraints
         if raw_input:
             _RAW_INPUT.add(name)
         return builder
@@ -47,6 +51,11 @@ def inputs(name: str) -> tuple[str, ...]:
 def keys(name: str) -> tuple[Key, ...]:
     """The config keys model `name` reads."""
     return _KEYS[name]
+
+
+def constraints(name: str) -> tuple[Constraint, ...]:
+    """The rules between model `name`'s keys."""
+    return _CONSTRAINTS[name]
 
 
 def wants_raw_input(name: str) -> bool:
