@@ -5,7 +5,9 @@ max_epochs), random + ASHA, TPE + ASHA and multivariate TPE + ASHA (each after 6
 startup trials), and TPE + ASHA as
 Ray's OptunaSearch tells Optuna (a trial ASHA stopped as COMPLETE with its last epoch's
 value) instead of this project's study searcher (stopped trials PRUNED, finished ones their
-best epoch); each ASHA search once per `--seeds` seed. For each:
+best epoch), and TPE + ASHA with its rungs compared on the validation log loss
+(`scheduler.metric: val_log_loss`) rather than accuracy; each ASHA search once per
+`--seeds` seed. For each:
 the best validation accuracy, the epochs spent, and the epochs spent (in the order they
 ran) when a trial first came within 1 point of the grid's best.
 Target: at most 15% of the grid's epochs. Also each search's wall time against the sum of
@@ -58,6 +60,8 @@ SPACE = {
     },
 }
 ASHA = {"type": "asha", "grace_period": 2, "reduction_factor": 3}
+# Rungs compared on the probabilities' log loss rather than on accuracy (in steps of a clip).
+ASHA_LOG_LOSS = {**ASHA, "metric": "val_log_loss"}
 SEARCHES = {
     "grid": ({"type": "grid"}, {"type": "none"}, None),
     "random+asha": ({"type": "random", "seed": 0}, ASHA, 16),
@@ -68,6 +72,8 @@ SEARCHES = {
     "tpe4-mv+asha": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 4,
                       "multivariate": True, "constant_liar": True}, ASHA, 16),
     "tpe+asha-ray": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
+    "tpe+asha-ll": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA_LOG_LOSS,
+                    16),
 }
 
 
@@ -94,8 +100,8 @@ def search(name: str, seed: int, args: argparse.Namespace) -> dict:
     searcher, scheduler, default_samples = SEARCHES[name]
     if "seed" in searcher:
         searcher = {**searcher, "seed": seed}
-    if scheduler is ASHA:
-        scheduler = {**ASHA, "grace_period": args.grace_period}
+    if scheduler["type"] == "asha":
+        scheduler = {**scheduler, "grace_period": args.grace_period}
     raw = {**copy.deepcopy(SPACE), "name": f"{name}-{seed}", "searcher": searcher,
            "scheduler": scheduler, "max_epochs": args.max_epochs}
     if default_samples:

@@ -29,9 +29,7 @@ class MedianPruner(FIFOScheduler):
         self._history: dict[str, dict[float, float]] = {}  # trial -> {time: value}
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
-        self._metric = metric or self._metric
-        self._mode = mode or self._mode
-        return True
+        return True  # built with its metric: the search's, or the scheduler's own
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         now, value = result.get(self.time_attr), result.get(self._metric)

@@ -433,6 +433,8 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
             )
     searcher = _section(raw, "searcher", SEARCHERS, "optuna_tpe")
     scheduler = _section(raw, "scheduler", SCHEDULERS, "asha")
+    if scheduler.get("metric"):
+        _check_metric(scheduler["metric"], dataset, "scheduler.metric")
     num_samples = raw.get("num_samples", 10)
     if searcher["type"] == "grid":
         num_samples = math.prod(len(values) for values in space.grid().values())

@@ -13,6 +13,7 @@ import optuna
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from contracts.registry import Registry
+from trainables import metrics
 from trainables.keys import Key
 
 from .median import MedianPruner
@@ -51,6 +52,23 @@ GRACE_PERIOD = Key("grace_period", "float", None, "the first rung: epochs (by de
                    "epoch may take, or 10)", interval="(0, inf)", nullable=True)
 TIME_ATTR = Key("time_attr", "str", EPOCHS, "compare trials at equal epochs or seconds",
                 choices=TIME_ATTRS)
+RUNG_METRIC = Key("metric", "str", None, "compare trials at the rungs on this reported value "
+                  "(by default the search's metric), e.g. val_log_loss, which moves smoothly "
+                  "where accuracy on a few clips moves in steps", nullable=True)
+
+
+def rung_metric(spec: Spec) -> tuple[str, str]:
+    """(metric, mode) the scheduler compares trials on."""
+    given = spec.scheduler.get("metric")
+    return (given, metrics.mode(given)) if given else (spec.metric, spec.mode)
+
+
+class RungsOwnMetric(ASHAScheduler):
+    """ASHA on its own metric: Tune refuses a scheduler's metric beside the search's unless
+    the scheduler keeps it."""
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
+        return True
 
 
 # Searchers: (section options, seed, spec) -> an Optuna sampler.
@@ -93,20 +111,24 @@ def grace_period(spec: Spec) -> float:
 
 
 # Schedulers: spec -> a Tune trial scheduler.
-@register(SCHEDULERS, "asha", (GRACE_PERIOD, TIME_ATTR, Key(
+@register(SCHEDULERS, "asha", (GRACE_PERIOD, TIME_ATTR, RUNG_METRIC, Key(
     "reduction_factor", "float", 3, "keep 1 in this many at each rung", interval="(1, inf)")))
 def asha(spec: Spec) -> TrialScheduler:
     time_attr = spec.scheduler["time_attr"]
     # On seconds, a trial still ends at max_epochs by itself; max_t only bounds rungs.
     max_t = spec.max_epochs if time_attr == EPOCHS else (spec.time_budget_s or 86400)
-    return ASHAScheduler(time_attr=time_attr, max_t=max_t, grace_period=grace_period(spec),
-                         reduction_factor=spec.scheduler["reduction_factor"])
+    options = dict(time_attr=time_attr, max_t=max_t, grace_period=grace_period(spec),
+                   reduction_factor=spec.scheduler["reduction_factor"])
+    if not spec.scheduler.get("metric"):
+        return ASHAScheduler(**options)
+    metric, mode = rung_metric(spec)
+    return RungsOwnMetric(metric=metric, mode=mode, **options)
 
 
-@register(SCHEDULERS, "median", (GRACE_PERIOD, TIME_ATTR, Key(
+@register(SCHEDULERS, "median", (GRACE_PERIOD, TIME_ATTR, RUNG_METRIC, Key(
     "min_samples", "int", 3, "trials at a rung before any is stopped", interval="[1, inf)")))
 def median(spec: Spec) -> TrialScheduler:
-    return MedianPruner(spec.metric, spec.mode, grace_period(spec),
+    return MedianPruner(*rung_metric(spec), grace_period(spec),
                         spec.scheduler["min_samples"], spec.scheduler["time_attr"])
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 class Metric:
     name: str
+    mode = "max"  # the better direction
 
     def __call__(self, targets: np.ndarray, probs: np.ndarray) -> float:
         raise NotImplementedError
@@ -75,6 +76,23 @@ class MacroF1(_Macro):
     @staticmethod
     def per_class(hits, predicted, actual):
         return _ratio(2 * hits, predicted + actual)
+
+
+class LogLoss(Metric):
+    """The probabilities' cross-entropy (per label, binary, for multi-label targets): what
+    the model predicts, not only which class wins, so it moves smoothly where accuracy on
+    a few clips moves in steps. The same whatever loss a trial trains with (its val_loss
+    follows its own: focal, smoothed or weighted)."""
+
+    name = "log_loss"
+    mode = "min"
+
+    def __call__(self, targets, probs):
+        p = np.clip(probs, 1e-7, 1 - 1e-7)
+        if targets.ndim == 2:
+            return float(-np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p)))
+        return float(-np.mean(np.log(p[np.arange(len(targets)), targets]))) \
+            if len(targets) else float("nan")
 
 
 class ConfusionMatrix(Metric):
@@ -177,15 +195,24 @@ class MacroF1Tuned(_ThresholdF1):
     name, average = "macro_f1", "macro"
 
 
-SINGLE_LABEL: tuple[Metric, ...] = (Accuracy(), MacroF1(), MacroPrecision(), MacroRecall())
+SINGLE_LABEL: tuple[Metric, ...] = (Accuracy(), MacroF1(), MacroPrecision(), MacroRecall(),
+                                    LogLoss())
 MULTI_LABEL: tuple[Metric, ...] = (MeanAveragePrecision(), DPrime(), Lwlrap(), MicroF1(),
-                                   MacroF1Tuned())
+                                   MacroF1Tuned(), LogLoss())
 
 
 def reported(multi_label: bool, prefix: str = "val") -> tuple[str, ...]:
     """The names a trial reports for a task of this kind, the loss included."""
     metrics = MULTI_LABEL if multi_label else SINGLE_LABEL
     return (*(f"{prefix}_{metric.name}" for metric in metrics), f"{prefix}_loss")
+
+
+def mode(name: str) -> str:
+    """The better direction of a reported name (`val_accuracy`: max; `val_log_loss`,
+    `val_loss`: min)."""
+    base = name.split("_", 1)[1] if "_" in name else name
+    found = [m.mode for m in (*SINGLE_LABEL, *MULTI_LABEL) if m.name == base]
+    return found[0] if found else "min" if base == "loss" else "max"
 
 
 def score_all(targets: np.ndarray, probs: np.ndarray, prefix: str) -> dict[str, float]:
