@@ -16,6 +16,7 @@ from data_prep.config import PRESETS, ConfigError, DatasetConfig, dotted_keys, w
 from trainables import loop, models
 from trainables.data import DATA_PREFIX, variant_key
 from trainables.keys import Schema
+from trainables.metrics import mode as metric_mode
 from trainables.metrics import reported
 
 from .space import Param, SearchSpace
@@ -264,6 +265,12 @@ def _check_objectives(objectives: list[tuple[str, str]], dataset: DatasetConfig)
             raise ConfigError(f"objectives[{i}].metric: {metric!r} is neither a validation "
                               f"metric nor a cost; choose from "
                               f"{[*reported(multi), *COSTS]}")
+    for i, (metric, mode) in enumerate(objectives):
+        if metric in reported(multi) and mode != metric_mode(metric):
+            where = f"objectives[{i}].mode" if len(objectives) > 1 else "mode"
+            better = "lower" if metric_mode(metric) == "min" else "higher"
+            raise ConfigError(f"{where}: {metric} is better {better}; use mode: "
+                              f"{metric_mode(metric)}")
 
 
 def _check_loss(space: SearchSpace, dataset: DatasetConfig) -> None:

@@ -4,13 +4,14 @@ from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
+    log_loss,
     precision_score,
     recall_score,
 )
 
 from trainables.data import TrialData
 from trainables.loop import fit
-from trainables.metrics import ConfusionMatrix, score_all
+from trainables.metrics import ConfusionMatrix, mode, score_all
 
 REQUIRED = {"epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "params",
             "epoch_time_s"}
@@ -80,6 +81,15 @@ def test_metrics_agree_with_scikit_learn():
     assert scores["val_precision"] == pytest.approx(
         precision_score(targets, preds, average="macro"))
     assert scores["val_recall"] == pytest.approx(recall_score(targets, preds, average="macro"))
+    normalised = probs / probs.sum(axis=1, keepdims=True)
+    assert score_all(targets, normalised, "val")["val_log_loss"] == pytest.approx(
+        log_loss(targets, normalised, labels=range(4)))
+    labels = (rng.random((200, 4)) < 0.3).astype(int)
+    per_label = rng.random((200, 4))
+    assert score_all(labels, per_label, "val")["val_log_loss"] == pytest.approx(
+        np.mean([log_loss(labels[:, j], per_label[:, j], labels=[0, 1]) for j in range(4)]))
+    assert [mode(name) for name in ("val_accuracy", "val_log_loss", "val_loss", "val_map")] \
+        == ["max", "min", "min", "max"]
     matrix = ConfusionMatrix()(targets, probs)
     np.testing.assert_array_equal(matrix, confusion_matrix(targets, preds, labels=range(4)))
     # A class never predicted and a class with no example score 0, as scikit-learn's

@@ -29,11 +29,12 @@ def study_states(experiment) -> dict[str, str]:
 
 def test_the_study_records_finished_stopped_and_failed_trials_as_they_ended(ray_local,
                                                                            tmp_path):
-    # On val_loss (continuous, unlike accuracy on a few clips), one trial at a time: ASHA
-    # stops every trial whose first epoch is worse than the earlier ones' median.
+    # Rungs on the log loss (continuous, unlike accuracy on a few clips), one trial at a
+    # time: ASHA stops every trial whose first epoch is worse than the earlier ones' median.
     experiment = run(spec(
-        name="truth", searcher={"type": "random", "seed": 3}, metric="val_loss", mode="min",
-        scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        name="truth", searcher={"type": "random", "seed": 3},
+        scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2,
+                   "metric": "val_log_loss"},
         max_epochs=4, num_samples=8, max_concurrent=1, fixed={**FIXED, "batch_size": 8},
         space={"pool": {"choice": [4, 1024]},  # 1024: wider than the clip, raises
                "lr": {"loguniform": [1e-4, 1e-1]}}), tmp_path)
@@ -50,7 +51,7 @@ def test_the_study_records_finished_stopped_and_failed_trials_as_they_ended(ray_
     for trial in study.trials:
         if trial.state.name == "COMPLETE":
             row = board[board["trial_id"] == trial.user_attrs[TUNE_ID]].iloc[0]
-            assert trial.value == pytest.approx(row["val_loss_best"])
+            assert trial.value == pytest.approx(row["val_accuracy_best"])
             assert len(trial.intermediate_values) == row["epochs"]
 
 
@@ -128,12 +129,39 @@ def test_rungs_on_seconds_compare_trials_at_equal_compute():
     assert report("early", 1.5, 0.1) == TrialScheduler.CONTINUE  # before the grace period
 
 
+def test_rungs_may_compare_trials_on_another_reported_value():
+    def stops(scheduler) -> list[str]:
+        assert scheduler.set_search_properties("val_accuracy", "max")  # as Tune tells it
+        actions = []
+        for trial_id, accuracy, log_loss in (("a", 0.5, 0.3), ("b", 0.6, 0.9)):
+            trial = type("Trial", (), {"trial_id": trial_id, "config": {}})()
+            scheduler.on_trial_add(None, trial)
+            actions.append(scheduler.on_trial_result(None, trial, {
+                "training_iteration": 1, "val_accuracy": accuracy,
+                "val_log_loss": log_loss}))
+        return actions
+
+    options = {"type": "asha", "grace_period": 1, "reduction_factor": 2}
+    # b is the more accurate on the few clips but the less sure of its answers.
+    assert stops(make_scheduler(spec(space={}, max_epochs=4, scheduler=options))) == [
+        TrialScheduler.CONTINUE, TrialScheduler.CONTINUE]
+    on_log_loss = spec(space={}, max_epochs=4,
+                       scheduler={**options, "metric": "val_log_loss"})
+    assert stops(make_scheduler(on_log_loss)) == [TrialScheduler.CONTINUE,
+                                                  TrialScheduler.STOP]
+    median = make_scheduler(spec(space={}, scheduler={"type": "median",
+                                                      "metric": "val_log_loss"}))
+    assert (median._metric, median._mode) == ("val_log_loss", "min")
+
+
 def test_an_unknown_time_attr_is_an_error():
     from data_prep.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"scheduler\.time_attr: 'epochs' is not allowed; "
                                         r"expected one of training_iteration, time_total_s"):
         spec(space={}, scheduler={"type": "asha", "time_attr": "epochs"})
+    with pytest.raises(ConfigError, match=r"^scheduler\.metric: 'val_acc' is not reported"):
+        spec(space={}, scheduler={"type": "asha", "metric": "val_acc"})
 
 
 def test_start_from_configs_run_first(ray_local, tmp_path):

@@ -45,6 +45,7 @@ def with_change(path, value):
         (["model"], "transformer", r"^model: 'transformer' is not one of"),
         (["metric"], "accuracy", r"^metric: 'accuracy' is not one of"),
         (["mode"], "maximise", r"^mode: 'maximise' is not one of"),
+        (["mode"], "min", r"^mode: val_accuracy is better higher; use mode: max"),
         (["num_samples"], "ten", r"^num_samples: expected int"),
     ],
 )
