@@ -162,16 +162,23 @@ def _check_trial_keys(model: str, space: SearchSpace) -> None:
                         f"takes {takes}")
 
 
+def _broken_rule(schema: Schema, config: dict[str, Any], known: set[str]) -> str | None:
+    """What a rule between the model's keys says against `config` (defaults filled in),
+    among the rules whose keys are all `known`; None when it meets them."""
+    full = schema.with_defaults(config)
+    for constraint in schema.constraints:
+        if set(constraint.keys) <= known and (problem := constraint.problem(full)):
+            return problem
+    return None
+
+
 def _check_constraints(model: str, space: SearchSpace) -> None:
     """The rules between the model's keys, on the fixed values and defaults, wherever the
     space searches none of a rule's keys (a drawn combination that breaks one fails its
     trial, with the same words)."""
     schema = loop.schema(model)
-    config = schema.with_defaults(space.fixed)
-    for constraint in schema.constraints:
-        if not set(constraint.keys) & set(space.names):
-            if problem := constraint.problem(config):
-                raise ConfigError(f"fixed: {problem}")
+    if problem := _broken_rule(schema, space.fixed, set(schema.keys) - set(space.names)):
+        raise ConfigError(f"fixed: {problem}")
 
 
 def _check_key(schema: Schema, name: str, where: str) -> None:
@@ -266,11 +273,10 @@ def _check_objectives(objectives: list[tuple[str, str]], dataset: DatasetConfig)
                               f"metric nor a cost; choose from "
                               f"{[*reported(multi), *COSTS]}")
     for i, (metric, mode) in enumerate(objectives):
-        if metric in reported(multi) and mode != metric_mode(metric):
+        if metric in reported(multi) and mode != (better := metric_mode(metric)):
             where = f"objectives[{i}].mode" if len(objectives) > 1 else "mode"
-            better = "lower" if metric_mode(metric) == "min" else "higher"
-            raise ConfigError(f"{where}: {metric} is better {better}; use mode: "
-                              f"{metric_mode(metric)}")
+            raise ConfigError(f"{where}: {metric} is better "
+                              f"{'lower' if better == 'min' else 'higher'}; use mode: {better}")
 
 
 def _check_loss(space: SearchSpace, dataset: DatasetConfig) -> None:
@@ -311,10 +317,8 @@ def _start_from(raw: Any, space: SearchSpace, model: str) -> list[dict[str, Any]
                                   f"{entry.kind} {list(entry.args)}")
         values = {k: p.args[0] for k, p in branch.items() if not p.searched}
         known = set(config) | set(values) | (set(schema.keys) - set(space.names))
-        full = schema.with_defaults({**space.fixed, **values, **config})
-        for constraint in schema.constraints:
-            if set(constraint.keys) <= known and (problem := constraint.problem(full)):
-                raise ConfigError(f"start_from[{i}]: {problem}")
+        if problem := _broken_rule(schema, {**space.fixed, **values, **config}, known):
+            raise ConfigError(f"start_from[{i}]: {problem}")
         # A conditional value is the branch's, not the searcher's: set, not enqueued.
         starts.append({k: v for k, v in config.items() if branch[k].searched})
     return starts

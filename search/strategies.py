@@ -64,8 +64,8 @@ def rung_metric(spec: Spec) -> tuple[str, str]:
 
 
 class RungsOwnMetric(ASHAScheduler):
-    """ASHA on its own metric: Tune refuses a scheduler's metric beside the search's unless
-    the scheduler keeps it."""
+    """ASHA built with the metric its rungs compare on (the search's or `metric`'s): Tune
+    refuses a scheduler's metric beside the search's unless the scheduler keeps it."""
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
         return True
@@ -117,12 +117,10 @@ def asha(spec: Spec) -> TrialScheduler:
     time_attr = spec.scheduler["time_attr"]
     # On seconds, a trial still ends at max_epochs by itself; max_t only bounds rungs.
     max_t = spec.max_epochs if time_attr == EPOCHS else (spec.time_budget_s or 86400)
-    options = dict(time_attr=time_attr, max_t=max_t, grace_period=grace_period(spec),
-                   reduction_factor=spec.scheduler["reduction_factor"])
-    if not spec.scheduler.get("metric"):
-        return ASHAScheduler(**options)
     metric, mode = rung_metric(spec)
-    return RungsOwnMetric(metric=metric, mode=mode, **options)
+    return RungsOwnMetric(metric=metric, mode=mode, time_attr=time_attr, max_t=max_t,
+                          grace_period=grace_period(spec),
+                          reduction_factor=spec.scheduler["reduction_factor"])
 
 
 @register(SCHEDULERS, "median", (GRACE_PERIOD, TIME_ATTR, RUNG_METRIC, Key(
