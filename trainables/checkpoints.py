@@ -16,10 +16,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-STATE_FILE = "state.pt"  # tensors: model, optimiser, schedule, generator
+STATE_FILE = "state.pt"  # tensors: model, optimiser, schedule, generator (see TENSOR_KEYS)
 META_FILE = "meta.json"  # a CheckpointMeta
 METRICS_FILE = "metrics.json"  # the epoch's reported metrics
-TENSOR_KEYS = ("model", "optimizer", "schedule", "generator")
+# With a weight average (`ema_epochs`), "model" is the average, the weights scored and
+# used; "train_model" and "averaged_steps" are what resuming the training needs besides.
+TENSOR_KEYS = ("model", "optimizer", "schedule", "generator", "train_model", "averaged_steps")
 VERSION = 1
 
 

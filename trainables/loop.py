@@ -7,10 +7,11 @@ Config keys (besides the model's): `optimizer` (adam, adamw, sgd), `lr`, `weight
 `momentum`, `nesterov`, `batch_size`, `max_epochs`, `schedule` and its keys (see
 `schedules.Schedule`), `warmup_epochs`, `patience` (early stop on val_loss),
 `min_train_loss` (stop once reached), `grad_clip` (max gradient norm), `sampling` and
-`oversample_to` (see `sampling.epoch_order`), `loss`, `focal_gamma`, `class_weights`
-(see `losses.make_loss`), augmentation keys (see `augment.Augmenter`), `amp`, `seed`;
-`pretrained`, `unfrozen_layers`, `head_lr` (see `pretrained`); `layer` for embedding inputs
-(see `TrialData.select_layers`); `input_scaling`, `clip_value` (see `TrialData.scaled`).
+`oversample_to` (see `sampling.epoch_order`), `ema_epochs` (see `averaging`), `loss`,
+`focal_gamma`, `class_weights` (see `losses.make_loss`), augmentation keys (see
+`augment.Augmenter`), `amp`, `seed`; `pretrained`, `unfrozen_layers`, `head_lr` (see
+`pretrained`); `layer` for embedding inputs (see `TrialData.select_layers`);
+`input_scaling`, `clip_value` (see `TrialData.scaled`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import augment, data, inputs, losses, models, pretrained, sampling, schedules
+from . import augment, averaging, data, inputs, losses, models, pretrained, sampling, schedules
 from .augment import Augmenter, random_crop
+from .averaging import weight_average
 from .data import TrialData
 from .inputs import Inputs
 from .keys import Key, Schema
@@ -72,7 +74,8 @@ def schema(model: str) -> Schema:
     """Every key a trial of `model` reads: the loop's and its parts', and the model's,
     with the rules between the model's keys."""
     return Schema((*KEYS, *schedules.KEYS, *losses.KEYS, *sampling.KEYS, *augment.KEYS,
-                   *data.KEYS, *inputs.KEYS, *models.keys(model)), models.constraints(model))
+                   *averaging.KEYS, *data.KEYS, *inputs.KEYS, *models.keys(model)),
+                  models.constraints(model))
 
 
 def make_optimizer(config: Mapping[str, Any], params) -> torch.optim.Optimizer:
@@ -158,6 +161,8 @@ def fit(
                          data.input_shape, classes)
     pretrained.start_from_weights(model, config, load=resume is None)
     model.to(device)
+    average = weight_average(model, config)  # what is scored and kept, when asked for
+    scored_model = average.module if average else model
     optimizer = make_optimizer(config, pretrained.param_groups(model, config))
     schedule = Schedule(config, optimizer)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
@@ -169,7 +174,9 @@ def fit(
 
     start_epoch, best_val_loss, stale = 1, math.inf, 0
     if resume is not None:
-        model.load_state_dict(resume["model"])
+        model.load_state_dict(resume.get("train_model", resume["model"]))
+        if average and "averaged_steps" in resume:
+            average.resume(resume["model"], resume["averaged_steps"])
         optimizer.load_state_dict(resume["optimizer"])
         schedule.load_state_dict(resume["schedule"])
         generator.set_state(resume["generator"])
@@ -212,6 +219,8 @@ def fit(
                 nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
             scaler.step(optimizer)
             scaler.update()
+            if average:
+                average.update(model, steps)
             total += loss.item() * len(idx)
             seen += len(idx)
             if first_batch_s is None:
@@ -222,7 +231,7 @@ def fit(
         scored = slice(0, 8 * batch_size) if too_slow else slice(None)
 
         infer_started = time.perf_counter()
-        logits = predict(model, x_val.head(8 * batch_size) if too_slow else x_val,
+        logits = predict(scored_model, x_val.head(8 * batch_size) if too_slow else x_val,
                          4 * batch_size, device)
         infer_ms = 1000 * (time.perf_counter() - infer_started) / max(len(logits), 1)
         val_loss = loss_fn(logits.to(device), val_targets[scored].to(device)).item()
@@ -258,7 +267,9 @@ def fit(
         ]
         metrics["stop_reason"] = next((why for hit, why in reasons if hit), "")
         state = {
-            "model": model.state_dict(),
+            "model": scored_model.state_dict(),
+            **({"train_model": model.state_dict(), "averaged_steps": average.steps}
+               if average else {}),
             "optimizer": optimizer.state_dict(),
             "schedule": schedule.state_dict(),
             "generator": generator.get_state(),
