@@ -6,7 +6,9 @@ startup trials), and TPE + ASHA as
 Ray's OptunaSearch tells Optuna (a trial ASHA stopped as COMPLETE with its last epoch's
 value) instead of this project's study searcher (stopped trials PRUNED, finished ones their
 best epoch), and TPE + ASHA with its rungs compared on the validation log loss
-(`scheduler.metric: val_log_loss`) rather than accuracy; each ASHA search once per
+(`scheduler.metric: val_log_loss`) rather than accuracy, and TPE + ASHA replacing a config
+already trained by a random one (`-random-redraw`, before session 13) rather than by a draw
+from TPE's model of the good configs; each ASHA search once per
 `--seeds` seed. For each:
 the best validation accuracy, the epochs spent, and the epochs spent (in the order they
 ran) when a trial first came within 1 point of the grid's best.
@@ -20,6 +22,7 @@ reduction 3); `--grace-period 1 --max-epochs 6` is the setting of the first meas
     .venv/bin/python bench/search_efficiency.py [--seeds 0 1 2] [--samples 16]
         [--grace-period 2] [--max-epochs 12]
         [--only grid --only tpe+asha] [--results /tmp/search-bench]
+        [--grid-from /tmp/search-bench/grid-0]
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ SEARCHES = {
     "tpe+asha-ray": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
     "tpe+asha-ll": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA_LOG_LOSS,
                     16),
+    "tpe+asha-random-redraw": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA,
+                               16),
 }
 
 
@@ -87,6 +92,13 @@ def rays_optuna_search(spec, seed: int, experiment_dir: Path):
                         mode=spec.mode, sampler=sampler)
 
 
+def random_redraw(options: dict, spec):
+    """Before session 13: a config already trained was replaced by a random one."""
+    import optuna
+
+    return lambda seed: optuna.samplers.RandomSampler(seed=seed)
+
+
 def reports(experiment: Path) -> list[dict]:
     """Every epoch report of every trial, in the order they happened."""
     rows = []
@@ -96,7 +108,7 @@ def reports(experiment: Path) -> list[dict]:
 
 
 def search(name: str, seed: int, args: argparse.Namespace) -> dict:
-    """Run one search; its reports, epochs, best, wall time and ideal time."""
+    """Run one search; what `searched` tells of it."""
     searcher, scheduler, default_samples = SEARCHES[name]
     if "seed" in searcher:
         searcher = {**searcher, "seed": seed}
@@ -107,9 +119,16 @@ def search(name: str, seed: int, args: argparse.Namespace) -> dict:
     if default_samples:
         raw["num_samples"] = args.samples
     replaced = (patch.object(tuning, "make_searcher", rays_optuna_search)
-                if name.endswith("-ray") else contextlib.nullcontext())
+                if name.endswith("-ray") else
+                patch.object(tuning, "redraw", random_redraw)
+                if name.endswith("-random-redraw") else contextlib.nullcontext())
     with replaced:
         experiment = run(parse_spec(raw), args.results, restart=True)
+    return searched(experiment)
+
+
+def searched(experiment: Path) -> dict:
+    """A finished search's reports, epochs, best, wall time and ideal time."""
     info = json.loads((experiment / "experiment.json").read_text())
     rows = reports(experiment)
     trials = {r["trial_id"] for r in rows}
@@ -137,6 +156,10 @@ def main() -> None:
     parser.add_argument("--grace-period", type=int, default=ASHA["grace_period"],
                         help="ASHA's first rung, in epochs")
     parser.add_argument("--max-epochs", type=int, default=SPACE["max_epochs"])
+    parser.add_argument("--grid-from", type=Path, metavar="EXPERIMENT",
+                        help="the grid's trials from an earlier run's experiment folder "
+                             "(e.g. RESULTS/grid-0) instead of running it again: it does "
+                             "not depend on the searchers, and costs 576 epochs")
     args = parser.parse_args()
     ray.init(address="local", include_dashboard=False, logging_level="ERROR",
              log_to_driver=False)
@@ -145,7 +168,9 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         for seed in [0] if name == "grid" else args.seeds:
-            summary[name, seed] = search(name, seed, args)
+            earlier = name == "grid" and args.grid_from
+            summary[name, seed] = searched(args.grid_from) if earlier else \
+                search(name, seed, args)
     print(f"\nspace: {math.prod(len(p['choice']) for p in SPACE['space'].values())} points, "
           f"up to {args.max_epochs} epochs each, ASHA from {args.grace_period} epochs, "
           "10 classes (chance 0.10)")
@@ -162,11 +187,13 @@ def main() -> None:
         return
     grid = summary["grid", 0]
     target = grid["best"] - 0.01
+    tally: dict[str, list[float | None]] = {}
     for (name, seed), s in summary.items():
         if name == "grid":
             continue
         spent = next((i + 1 for i, r in enumerate(s["rows"]) if r["val_accuracy"] >= target),
                      None)
+        tally.setdefault(name, []).append(None if spent is None else spent / grid["epochs"])
         if spent is None:
             print(f"{name} seed {seed}: never came within 1 point of the grid's best "
                   f"({grid['best']:.3f}) in {s['epochs']} epochs")
@@ -174,6 +201,11 @@ def main() -> None:
             print(f"{name} seed {seed}: within 1 point of the grid's best ({grid['best']:.3f}) "
                   f"after {spent} epochs = {100 * spent / grid['epochs']:.1f}% of the grid's "
                   f"{grid['epochs']}")
+
+    for name, shares in tally.items():
+        found = [share for share in shares if share is not None]
+        print(f"{name}: within 1 point in {len(found)} of {len(shares)} seeds, within 15% of "
+              f"the grid's epochs in {sum(share <= 0.15 for share in found)} of {len(shares)}")
 
 
 if __name__ == "__main__":

@@ -78,11 +78,15 @@ class RungsOwnMetric(ASHAScheduler):
     Key("multivariate", "bool", False, "model the keys jointly"),
     Key("constant_liar", "bool", False, "treat running trials as bad, so that parallel "
         "trials spread out")))
-def tpe(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
-    """TPE; with several objectives, Optuna's multi-objective TPE."""
+def tpe(options: dict, seed: int, spec: Spec, candidates: int = 24
+        ) -> optuna.samplers.BaseSampler:
+    """TPE; with several objectives, Optuna's multi-objective TPE. `candidates`: configs
+    drawn from its model of the good ones, of which it takes the likeliest to be good
+    (Optuna's n_ei_candidates)."""
     return optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=options["n_startup_trials"],
-        multivariate=options["multivariate"], constant_liar=options["constant_liar"])
+        multivariate=options["multivariate"], constant_liar=options["constant_liar"],
+        n_ei_candidates=candidates)
 
 
 @register(SEARCHERS, "nsga2", (SEED, Key("population_size", "int", 50, "trials per "
@@ -99,6 +103,17 @@ def random(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
 @register(SEARCHERS, "grid")
 def grid(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
     return optuna.samplers.GridSampler(spec.space.grid(), seed=seed)
+
+
+def redraw(options: dict, spec: Spec) -> Callable[[int], optuna.samplers.BaseSampler]:
+    """seed -> the sampler that draws again when the searcher proposes a config already
+    trained. TPE's pick among its candidates is, on a space of choices, the same config
+    again once it has found a good one; one draw from its model of the good configs (a
+    single candidate, no pick) tries a neighbour of theirs instead. Other searchers draw
+    at random. Measured on bench/search_efficiency.py's space (RESULTS.md, session 13)."""
+    if options["type"] == "optuna_tpe":
+        return lambda seed: tpe(options, seed, spec, candidates=1)
+    return lambda seed: optuna.samplers.RandomSampler(seed=seed)
 
 
 def grace_period(spec: Spec) -> float:

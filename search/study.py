@@ -49,7 +49,9 @@ STUDY_FILE = "optuna.journal"
 STOPPED = "stopped by the scheduler"
 CUT = "cut by the time budget"
 BUDGET_SLACK_S = 2.0  # a trial ending this close to the deadline was cut by it
-DUPLICATE_RETRIES = 10  # fresh suggestions asked for before a repeated config is accepted
+# A config already trained is drawn again: first from the searcher's model of the good
+# configs (`strategies.redraw`), then at random, before a repeat is accepted.
+GOOD_REDRAWS, REDRAWS = 5, 15
 STUDY_NAME = "search"
 TUNE_ID = "tune_trial_id"  # the user attribute that ties an Optuna trial to a Tune trial
 OBJECTIVE_EPOCHS = "objective_epochs"  # with several objectives: each epoch's values
@@ -145,8 +147,10 @@ class StudySearcher(OptunaSearch):
                  sampler: optuna.samplers.BaseSampler, experiment_dir: Path,
                  points_to_evaluate: list[dict[str, Any]] | None = None,
                  time_budget_s: float | None = None, first_rung: float = 1,
-                 time_attr: str = "training_iteration"):
+                 time_attr: str = "training_iteration",
+                 redraw: Callable[[int], optuna.samplers.BaseSampler] | None = None):
         self._budget = time_budget_s
+        self._redraw = redraw or (lambda seed: optuna.samplers.RandomSampler(seed=seed))
         self._deadline: float | None = None  # set at the first suggestion
         self._first_rung, self._time_attr = first_rung, time_attr
         self._rung_seconds: dict[str, float] = {}  # trial -> time_total_s at the first rung
@@ -170,18 +174,20 @@ class StudySearcher(OptunaSearch):
                 return Searcher.FINISHED  # it could not reach the first rung in time
         sampler = self._ot_study.sampler
         try:
-            for retry in range(DUPLICATE_RETRIES + 1):
+            for retry in range(REDRAWS + 1):
                 config = super().suggest(trial_id)
                 ot_trial = self._ot_trials[trial_id]
-                if retry == DUPLICATE_RETRIES or not self._already_tried(ot_trial):
+                if retry == REDRAWS or not self._already_tried(ot_trial):
                     break
                 # The same config again (frequent on a space of choices, where TPE keeps
                 # proposing its favourite): nothing to learn from training it twice. It is
-                # failed in the study, and a random config is drawn instead.
+                # failed in the study, and another drawn instead.
                 ot_trial.set_user_attr("stop_reason", "duplicate of an earlier config")
                 self._ot_study.tell(ot_trial, state=TrialState.FAIL)
                 del self._ot_trials[trial_id]
-                self._ot_study.sampler = optuna.samplers.RandomSampler(seed=ot_trial.number)
+                self._ot_study.sampler = (
+                    self._redraw(ot_trial.number) if retry < GOOD_REDRAWS
+                    else optuna.samplers.RandomSampler(seed=ot_trial.number))
         finally:
             self._ot_study.sampler = sampler
         ot_trial.set_user_attr(TUNE_ID, trial_id)

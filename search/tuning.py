@@ -12,7 +12,7 @@ from trainables.tune_trainable import train
 from .console import SearchConsole
 from .spec import Spec
 from .storage import ExperimentStore
-from .strategies import EPOCHS, SCHEDULERS, SEARCHERS, grace_period
+from .strategies import EPOCHS, SCHEDULERS, SEARCHERS, grace_period, redraw
 from .study import StudySearcher
 
 __all__ = ["grace_period", "make_scheduler", "make_searcher", "make_trainable", "make_tuner"]
@@ -31,7 +31,8 @@ def make_searcher(spec: Spec, seed: int, experiment_dir: Path) -> StudySearcher:
     return StudySearcher(space, metrics, modes, sampler, experiment_dir,
                          points_to_evaluate=spec.start_from, time_budget_s=spec.time_budget_s,
                          first_rung=grace_period(spec),
-                         time_attr=spec.scheduler.get("time_attr", EPOCHS))
+                         time_attr=spec.scheduler.get("time_attr", EPOCHS),
+                         redraw=redraw(options, spec))
 
 
 def make_scheduler(spec: Spec) -> TrialScheduler:
