@@ -23,6 +23,7 @@ from .atomic import building
 from .config import CsvConfig, DataError, DatasetConfig
 from .decode import Rejected, load_mono
 from .fingerprint import fingerprint
+from .kernels import warm_kernels
 from .progress import clip_progress
 from .sources import list_source, noise_files
 from .splits import assign_splits, splits_from_folds
@@ -164,6 +165,8 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
     multi_label = bool(config.csv.separator) or bool((clips["labels"].str.len() > 1).any())
     column = config.representation
 
+    if representations.entry(config).numba_kernels:
+        warm_kernels(config)
     with building(target) as tmp:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours counts clips, theirs blocks

@@ -37,13 +37,18 @@ class Representation:
     # Axes of a (clips, ...) batch that the train statistics pool over: (0, 1) one mean for
     # a whole waveform, (0, 2) one per mel bin, (0,) one per vector entry.
     pooled_axes: tuple[int, ...]
+    # It calls librosa functions whose numba kernels are cached on disk: the preparation
+    # compiles them once, alone, before workers run them in parallel (see `kernels`).
+    numba_kernels: bool = False
 
 
 def register_representation(name: str, shape: Callable[[DatasetConfig], tuple[int, ...]],
-                            pooled_axes: tuple[int, ...]) -> Callable[[Compute], Compute]:
+                            pooled_axes: tuple[int, ...], numba_kernels: bool = False
+                            ) -> Callable[[Compute], Compute]:
     def add(compute: Compute) -> Compute:
-        REPRESENTATIONS.register(name, Representation(name, compute, shape, pooled_axes),
-                                 compute.__module__)
+        REPRESENTATIONS.register(
+            name, Representation(name, compute, shape, pooled_axes, numba_kernels),
+            compute.__module__)
         return compute
 
     return add
@@ -183,7 +188,7 @@ def summary_features(clip: np.ndarray, sr: int, n_fft: int, hop: int) -> np.ndar
 
 
 @register_representation("features", lambda c: (2 * sum(n for _, n in SUMMARY),),
-                         pooled_axes=(0,))
+                         pooled_axes=(0,), numba_kernels=True)
 def features(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     return np.stack([summary_features(c, config.sample_rate, config.n_fft, config.hop_length)
                      for c in clips])
