@@ -307,7 +307,6 @@ def test_a_two_objective_trial_keeps_its_epochs_across_a_resume(tmp_path):
     assert [e["training_iteration"] for e in trial.user_attrs[OBJECTIVE_EPOCHS]] == [1, 2, 3, 4]
 
 
-
 def test_a_config_already_trained_is_redrawn_from_tpes_model_of_the_good_ones():
     """On a space of choices TPE proposes its best config again once it has one; the
     redraw is one draw from TPE's model of the good configs: their values, far more often
@@ -329,7 +328,7 @@ def test_a_config_already_trained_is_redrawn_from_tpes_model_of_the_good_ones():
         study.add_trial(optuna.trial.create_trial(params={"a": a, "b": b, "c": c},
                                                   distributions=space, value=value))
 
-    def draw(sampler: optuna.samplers.BaseSampler) -> tuple[int, int]:
+    def draw(sampler: optuna.samplers.BaseSampler) -> tuple[int, int, int]:
         study.sampler = sampler
         trial = study.ask(space)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)  # not told: the model stays
