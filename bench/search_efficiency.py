@@ -99,6 +99,19 @@ def random_redraw(options: dict, spec):
     return lambda seed: optuna.samplers.RandomSampler(seed=seed)
 
 
+def epochs_to_target(accuracies: list[float], target: float) -> int | None:
+    """Epochs spent, in the order they ended, when one first reached `target`; None: never."""
+    return next((i + 1 for i, a in enumerate(accuracies) if a >= target), None)
+
+
+def tally(name: str, shares: list[float | None]) -> str:
+    """Over seeds: how often a search came within 1 point, and within 15% of the grid's
+    epochs (`shares`: the grid's share spent when it did, None when it never did)."""
+    found = [share for share in shares if share is not None]
+    return (f"{name}: within 1 point in {len(found)} of {len(shares)} seeds, within 15% of "
+            f"the grid's epochs in {sum(share <= 0.15 for share in found)} of {len(shares)}")
+
+
 def reports(experiment: Path) -> list[dict]:
     """Every epoch report of every trial, in the order they happened."""
     rows = []
@@ -187,13 +200,12 @@ def main() -> None:
         return
     grid = summary["grid", 0]
     target = grid["best"] - 0.01
-    tally: dict[str, list[float | None]] = {}
+    shares: dict[str, list[float | None]] = {}
     for (name, seed), s in summary.items():
         if name == "grid":
             continue
-        spent = next((i + 1 for i, r in enumerate(s["rows"]) if r["val_accuracy"] >= target),
-                     None)
-        tally.setdefault(name, []).append(None if spent is None else spent / grid["epochs"])
+        spent = epochs_to_target([r["val_accuracy"] for r in s["rows"]], target)
+        shares.setdefault(name, []).append(None if spent is None else spent / grid["epochs"])
         if spent is None:
             print(f"{name} seed {seed}: never came within 1 point of the grid's best "
                   f"({grid['best']:.3f}) in {s['epochs']} epochs")
@@ -202,10 +214,8 @@ def main() -> None:
                   f"after {spent} epochs = {100 * spent / grid['epochs']:.1f}% of the grid's "
                   f"{grid['epochs']}")
 
-    for name, shares in tally.items():
-        found = [share for share in shares if share is not None]
-        print(f"{name}: within 1 point in {len(found)} of {len(shares)} seeds, within 15% of "
-              f"the grid's epochs in {sum(share <= 0.15 for share in found)} of {len(shares)}")
+    for name, spent in shares.items():
+        print(tally(name, spent))
 
 
 if __name__ == "__main__":

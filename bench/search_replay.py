@@ -20,6 +20,7 @@ the same searcher code decides, seed for seed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import heapq
 import json
@@ -33,7 +34,7 @@ from unittest.mock import patch
 import numpy as np
 import optuna
 from ray.tune.schedulers import TrialScheduler
-from search_efficiency import SEARCHES, SPACE, random_redraw
+from search_efficiency import SEARCHES, SPACE, epochs_to_target, random_redraw, tally
 
 from search import tuning
 from search.spec import parse_spec
@@ -83,8 +84,9 @@ def replay(recorded: dict[tuple, list[dict]], name: str, seed: int, samples: int
         epochs.append(row["val_accuracy"])
         searcher.on_trial_result(tid, result)
         action = scheduler.on_trial_result(None, trial, result)
-        if epoch + 1 == len(rows) or action == TrialScheduler.STOP:
-            if epoch + 1 == len(rows):
+        last = epoch + 1 == len(rows)
+        if last or action == TrialScheduler.STOP:
+            if last:
                 result["stop_reason"] = "max_epochs"
             searcher.on_trial_complete(tid, result)
             scheduler.on_trial_remove(None, trial)
@@ -114,17 +116,16 @@ def main() -> None:
     target = max(r["val_accuracy"] for rows in recorded.values() for r in rows) - 0.01
     before = args.search.endswith("-random-redraw")
     shares = []
-    with patch.object(tuning, "redraw", random_redraw if before else tuning.redraw):
+    with patch.object(tuning, "redraw", random_redraw) if before else contextlib.nullcontext():
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             epochs = replay(recorded, args.search, seed, args.samples)
-            spent = next((i + 1 for i, a in enumerate(epochs) if a >= target), None)
+            spent = epochs_to_target(epochs, target)
             shares.append(None if spent is None else spent / grid_epochs)
     found = [s for s in shares if s is not None]
-    print(f"{args.search}, {len(recorded)} configs, {grid_epochs} grid epochs, seeds "
-          f"{args.first_seed}-{args.first_seed + args.seeds - 1}: within 1 point of the grid's "
-          f"best ({target + 0.01:.3f}) in {len(found)} of {len(shares)}, within 15% of the "
-          f"grid's epochs in {sum(s <= 0.15 for s in found)} of {len(shares)}; median share "
-          f"when found {100 * np.median(found) if found else float('nan'):.1f}%")
+    print(f"{len(recorded)} configs, {grid_epochs} grid epochs (best {target + 0.01:.3f}), "
+          f"seeds {args.first_seed}-{args.first_seed + args.seeds - 1}")
+    print(f"{tally(args.search, shares)}; median share when found "
+          f"{100 * np.median(found) if found else float('nan'):.1f}%")
 
 
 if __name__ == "__main__":
