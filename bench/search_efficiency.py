@@ -8,7 +8,8 @@ value) instead of this project's study searcher (stopped trials PRUNED, finished
 best epoch), and TPE + ASHA with its rungs compared on the validation log loss
 (`scheduler.metric: val_log_loss`) rather than accuracy, and TPE + ASHA replacing a config
 already trained by a random one (`-random-redraw`, before session 13) rather than by a draw
-from TPE's model of the good configs; each ASHA search once per
+from TPE's model of the good configs, and TPE + ASHA with `recheck` (a trial that later
+trials push out of the top third of a rung it passed stops); each ASHA search once per
 `--seeds` seed. For each:
 the best validation accuracy, the epochs spent, and the epochs spent (in the order they
 ran) when a trial first came within 1 point of the grid's best.
@@ -77,6 +78,8 @@ SEARCHES = {
     "tpe+asha-ray": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
     "tpe+asha-ll": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA_LOG_LOSS,
                     16),
+    "tpe+asha-recheck": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6},
+                         {**ASHA, "recheck": True}, 16),
     "tpe+asha-random-redraw": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA,
                                16),
 }

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from contracts.registry import Registry
 from trainables import metrics
 from trainables.keys import Key
 
+from .asha import RungsOwnMetric
 from .median import MedianPruner
 
 # The factories take the search's `search.spec.Spec` (not imported: the spec reads the
@@ -61,14 +62,6 @@ def rung_metric(spec: Spec) -> tuple[str, str]:
     """(metric, mode) the scheduler compares trials on."""
     given = spec.scheduler.get("metric")
     return (given, metrics.mode(given)) if given else (spec.metric, spec.mode)
-
-
-class RungsOwnMetric(ASHAScheduler):
-    """ASHA built with the metric its rungs compare on (the search's or `metric`'s): Tune
-    refuses a scheduler's metric beside the search's unless the scheduler keeps it."""
-
-    def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
-        return True
 
 
 # Searchers: (section options, seed, spec) -> an Optuna sampler.
@@ -127,7 +120,9 @@ def grace_period(spec: Spec) -> float:
 
 # Schedulers: spec -> a Tune trial scheduler.
 @register(SCHEDULERS, "asha", (GRACE_PERIOD, TIME_ATTR, RUNG_METRIC, Key(
-    "reduction_factor", "float", 3, "keep 1 in this many at each rung", interval="(1, inf)")))
+    "reduction_factor", "float", 3, "keep 1 in this many at each rung", interval="(1, inf)"),
+    Key("recheck", "bool", False, "at each epoch, stop a trial that later trials have "
+        "pushed out of the top 1/reduction_factor of a rung it passed")))
 def asha(spec: Spec) -> TrialScheduler:
     time_attr = spec.scheduler["time_attr"]
     # On seconds, a trial still ends at max_epochs by itself; max_t only bounds rungs.
@@ -135,7 +130,8 @@ def asha(spec: Spec) -> TrialScheduler:
     metric, mode = rung_metric(spec)
     return RungsOwnMetric(metric=metric, mode=mode, time_attr=time_attr, max_t=max_t,
                           grace_period=grace_period(spec),
-                          reduction_factor=spec.scheduler["reduction_factor"])
+                          reduction_factor=spec.scheduler["reduction_factor"],
+                          recheck=spec.scheduler["recheck"])
 
 
 @register(SCHEDULERS, "median", (GRACE_PERIOD, TIME_ATTR, RUNG_METRIC, Key(

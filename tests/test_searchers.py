@@ -42,6 +42,38 @@ def test_median_rule_stops_below_the_median_and_never_pauses():
     assert report(minimising, "b", 1, 2.0) == TrialScheduler.STOP
 
 
+def asha_report(scheduler, trial_id, epoch, value):
+    trial = SimpleNamespace(trial_id=trial_id)
+    if epoch == 1:
+        scheduler.on_trial_add(None, trial)
+    return scheduler.on_trial_result(None, trial, {"training_iteration": epoch,
+                                                    "val_accuracy": value})
+
+
+def test_asha_recheck_stops_a_trial_that_passed_a_rung_before_it_filled():
+    def scheduler(recheck):
+        spec = parse_spec({"model": "cnn1d", "metric": "val_accuracy", "mode": "max",
+                           "max_epochs": 12, "space": {"lr": {"choice": [0.1, 0.01]}},
+                           "scheduler": {"type": "asha", "grace_period": 2,
+                                         "reduction_factor": 3, "recheck": recheck}})
+        return make_scheduler(spec)
+
+    held, as_ray = scheduler(True), scheduler(False)
+    for rule in (held, as_ray):
+        # "a" reaches the first rung (epoch 2) first: nothing to compare, it goes on.
+        assert [asha_report(rule, "a", e, 0.3) for e in (1, 2, 3)] == \
+            [TrialScheduler.CONTINUE] * 3
+        # Two later trials do better at epoch 2: "a" is no longer in the top third there.
+        for trial in ("b", "c"):
+            asha_report(rule, trial, 1, 0.4)
+            assert asha_report(rule, trial, 2, 0.6) == TrialScheduler.CONTINUE
+    # At its next epoch "a" stops, however well it does now; Ray's ASHA lets it run on, and
+    # a trial still in the top third runs on.
+    assert asha_report(held, "a", 4, 0.9) == TrialScheduler.STOP
+    assert [asha_report(as_ray, "a", e, 0.9) for e in (4, 5, 6)] == [TrialScheduler.CONTINUE] * 3
+    assert asha_report(held, "b", 3, 0.6) == TrialScheduler.CONTINUE
+
+
 def test_median_search_stops_weak_trials_without_repeating_epochs(ray_local, tmp_path):
     spec = parse_spec({
         "name": "median", "dataset": TINY, "model": "cnn1d", "metric": "val_accuracy",

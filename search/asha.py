@@ -1,0 +1,42 @@
+"""ASHA as Ray's ASHAScheduler runs it, optionally with its rungs re-read as they fill.
+
+Ray's asynchronous successive halving decides once at each rung, against the results
+recorded there so far: the first trials to reach a rung pass it with few or none to
+compare against, and run on to the last epoch. With `recheck`, a trial is held at each of
+its later epochs to every rung it has passed: once later trials have filled a rung so
+that it is no longer in that rung's top 1/reduction_factor, it stops, as it would have
+had it arrived after them. Measured on bench/search_efficiency.py (RESULTS.md, session
+14): the same configs found, in fewer epochs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+
+class RungsOwnMetric(ASHAScheduler):
+    """ASHA built with the metric its rungs compare on (the search's or `metric`'s): Tune
+    refuses a scheduler's metric beside the search's unless the scheduler keeps it."""
+
+    def __init__(self, *args, recheck: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recheck = recheck
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
+        return True
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        action = super().on_trial_result(tune_controller, trial, result)
+        if action != TrialScheduler.CONTINUE or not self.recheck:
+            return action
+        # Ray's bracket: (milestone, {trial_id: value, sign-adjusted so higher is better}).
+        bracket = self._trial_info[trial.trial_id]
+        now = result[self._time_attr]
+        for milestone, recorded in bracket._rungs:
+            if milestone < now and trial.trial_id in recorded and len(recorded) > 1:
+                cutoff = np.nanpercentile(list(recorded.values()), (1 - 1 / bracket.rf) * 100)
+                if recorded[trial.trial_id] < cutoff:
+                    self._num_stopped += 1
+                    return TrialScheduler.STOP
+        return action
