@@ -16,7 +16,7 @@ from contracts.registry import Registry
 from trainables import metrics
 from trainables.keys import Key
 
-from .asha import RungsOwnMetric
+from .asha import ASHA
 from .median import MedianPruner
 
 # The factories take the search's `search.spec.Spec` (not imported: the spec reads the
@@ -128,7 +128,7 @@ def asha(spec: Spec) -> TrialScheduler:
     # On seconds, a trial still ends at max_epochs by itself; max_t only bounds rungs.
     max_t = spec.max_epochs if time_attr == EPOCHS else (spec.time_budget_s or 86400)
     metric, mode = rung_metric(spec)
-    return RungsOwnMetric(metric=metric, mode=mode, time_attr=time_attr, max_t=max_t,
+    return ASHA(metric=metric, mode=mode, time_attr=time_attr, max_t=max_t,
                           grace_period=grace_period(spec),
                           reduction_factor=spec.scheduler["reduction_factor"],
                           recheck=spec.scheduler["recheck"])
