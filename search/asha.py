@@ -12,7 +12,6 @@ in one run, a worse cnn2d one, so it is off by default.
 
 from __future__ import annotations
 
-import numpy as np
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 
@@ -37,8 +36,7 @@ class ASHA(ASHAScheduler):
         now = result[self._time_attr]
         for milestone, recorded in bracket._rungs:
             if milestone < now and trial.trial_id in recorded and len(recorded) > 1:
-                cutoff = np.nanpercentile(list(recorded.values()), (1 - 1 / bracket.rf) * 100)
-                if recorded[trial.trial_id] < cutoff:
+                if recorded[trial.trial_id] < bracket.cutoff(recorded):
                     self._num_stopped += 1
                     return TrialScheduler.STOP
         return action

@@ -129,9 +129,9 @@ def asha(spec: Spec) -> TrialScheduler:
     max_t = spec.max_epochs if time_attr == EPOCHS else (spec.time_budget_s or 86400)
     metric, mode = rung_metric(spec)
     return ASHA(metric=metric, mode=mode, time_attr=time_attr, max_t=max_t,
-                          grace_period=grace_period(spec),
-                          reduction_factor=spec.scheduler["reduction_factor"],
-                          recheck=spec.scheduler["recheck"])
+                grace_period=grace_period(spec),
+                reduction_factor=spec.scheduler["reduction_factor"],
+                recheck=spec.scheduler["recheck"])
 
 
 @register(SCHEDULERS, "median", (GRACE_PERIOD, TIME_ATTR, RUNG_METRIC, Key(

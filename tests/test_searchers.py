@@ -23,9 +23,12 @@ FIXED = {"batch_size": 8, "first_kernel": 16, "first_stride": 4, "pool": 4, "cha
          "conv_layers": 2}
 
 
-def report(rule, trial_id, epoch, value):
-    return rule.on_trial_result(None, SimpleNamespace(trial_id=trial_id),
-                                {"training_iteration": epoch, "acc": value})
+def report(rule, trial_id, epoch, value, metric="acc"):
+    """One epoch's result to a scheduler, which is told of the trial at its first."""
+    trial = SimpleNamespace(trial_id=trial_id)
+    if epoch == 1:
+        rule.on_trial_add(None, trial)
+    return rule.on_trial_result(None, trial, {"training_iteration": epoch, metric: value})
 
 
 def test_median_rule_stops_below_the_median_and_never_pauses():
@@ -42,15 +45,10 @@ def test_median_rule_stops_below_the_median_and_never_pauses():
     assert report(minimising, "b", 1, 2.0) == TrialScheduler.STOP
 
 
-def asha_report(scheduler, trial_id, epoch, value):
-    trial = SimpleNamespace(trial_id=trial_id)
-    if epoch == 1:
-        scheduler.on_trial_add(None, trial)
-    return scheduler.on_trial_result(None, trial, {"training_iteration": epoch,
-                                                    "val_accuracy": value})
-
-
 def test_asha_recheck_stops_a_trial_that_passed_a_rung_before_it_filled():
+    def asha_report(rule, trial_id, epoch, value):
+        return report(rule, trial_id, epoch, value, metric="val_accuracy")
+
     def scheduler(recheck):
         spec = parse_spec({"model": "cnn1d", "metric": "val_accuracy", "mode": "max",
                            "max_epochs": 12, "space": {"lr": {"choice": [0.1, 0.01]}},
