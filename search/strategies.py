@@ -106,7 +106,7 @@ def redraw(options: dict, spec: Spec) -> Callable[[int], optuna.samplers.BaseSam
     at random. Measured on bench/search_efficiency.py's space (RESULTS.md, session 13)."""
     if options["type"] == "optuna_tpe":
         return lambda seed: tpe(options, seed, spec, candidates=1)
-    return lambda seed: optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.RandomSampler
 
 
 def grace_period(spec: Spec) -> float:

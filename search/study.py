@@ -150,7 +150,7 @@ class StudySearcher(OptunaSearch):
                  time_attr: str = "training_iteration",
                  redraw: Callable[[int], optuna.samplers.BaseSampler] | None = None):
         self._budget = time_budget_s
-        self._redraw = redraw or (lambda seed: optuna.samplers.RandomSampler(seed=seed))
+        self._redraw = redraw or optuna.samplers.RandomSampler
         self._deadline: float | None = None  # set at the first suggestion
         self._first_rung, self._time_attr = first_rung, time_attr
         self._rung_seconds: dict[str, float] = {}  # trial -> time_total_s at the first rung
@@ -187,7 +187,7 @@ class StudySearcher(OptunaSearch):
                 del self._ot_trials[trial_id]
                 self._ot_study.sampler = (
                     self._redraw(ot_trial.number) if retry < GOOD_REDRAWS
-                    else optuna.samplers.RandomSampler(seed=ot_trial.number))
+                    else optuna.samplers.RandomSampler(ot_trial.number))
         finally:
             self._ot_study.sampler = sampler
         ot_trial.set_user_attr(TUNE_ID, trial_id)
