@@ -9,12 +9,38 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import platform
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 EXPERIMENT_FILE = "experiment.json"
 VERSION = 2
+# What a trial's numbers depend on besides its config and seed: the libraries, and the
+# CPU's vector instructions (which pick torch's kernels, and so the float rounding that a
+# training run then amplifies). The same space and seeds gave a grid's best 0.952, 0.945,
+# 0.923 and 0.952 in four sessions (bench/RESULTS.md): a result compares with one made on
+# the same of these.
+RESULT_PACKAGES = ("torch", "numpy", "scipy", "librosa", "soxr", "soundfile", "ray", "optuna")
+
+
+def package_versions() -> dict[str, str]:
+    """The machine ("x86_64 AVX512"), Python's and each of RESULT_PACKAGES' installed
+    version ("missing" if absent)."""
+    versions = {"machine": platform.machine(), "python": platform.python_version()}
+    try:
+        import torch
+
+        versions["machine"] += f" {torch.backends.cpu.get_cpu_capability()}"
+    except ImportError:  # the contracts do not need torch; a reader may not have it
+        pass
+    for name in RESULT_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "missing"
+    return versions
 
 
 @dataclass
@@ -27,6 +53,7 @@ class ExperimentInfo:
     spec: dict[str, Any]  # the space file as given (its keys resolved)
     objectives: list[tuple[str, str]] = field(default_factory=list)  # (metric, mode) each
     search_seconds: float | None = None
+    packages: dict[str, str] = field(default_factory=dict)  # name -> version, at the search
     version: int = VERSION
 
     def __post_init__(self) -> None:

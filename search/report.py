@@ -294,6 +294,9 @@ def write(experiment_dir: str | Path) -> Path:
     )
     if (experiment_dir / STUDY_FILE).exists():
         body += interactive.sections(experiment_dir, metric)
+    made_with = ("<p>Made with " + html.escape(", ".join(
+        f"{name} {version}" for name, version in info.packages.items())) + ".</p>\n"
+        if info.packages else "")
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>{html.escape(experiment_dir.name)}: search report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}img{{max-width:100%;
@@ -301,7 +304,7 @@ display:block;margin:1em 0}}table{{border-collapse:collapse;font-size:13px}}td,t
 solid #ccc;padding:3px 8px}}</style></head><body>
 <h1>{html.escape(experiment_dir.name)}</h1>
 <p>{len(board)} trials of {html.escape(info.model)}, ranked by {metric} ({mode}).</p>
-{summary}{body}</body></html>"""
+{made_with}{summary}{body}</body></html>"""
     path = out / "report.html"
     path.write_text(page)
     return path

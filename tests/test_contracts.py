@@ -3,14 +3,15 @@ written before them still load."""
 
 import json
 
-from contracts.experiment import ExperimentInfo, read_info
+from contracts.experiment import ExperimentInfo, package_versions, read_info
 from contracts.manifest import VERSION, Manifest, read_manifest
 
 
 def test_experiment_info_round_trips_and_reads_the_first_version(tmp_path):
     info = ExperimentInfo(metric="val_accuracy", mode="max", max_epochs=3, model="cnn1d",
                           shards={"{}": "/x"}, spec={"model": "cnn1d"},
-                          objectives=[("val_accuracy", "max"), ("params", "min")])
+                          objectives=[("val_accuracy", "max"), ("params", "min")],
+                          packages=package_versions())
     (tmp_path / "experiment.json").write_text(info.to_json())
     assert read_info(tmp_path) == info
     assert info.further_objectives == [("params", "min")]
@@ -21,6 +22,20 @@ def test_experiment_info_round_trips_and_reads_the_first_version(tmp_path):
     assert read.version == 1 and read.objectives == [("val_loss", "min")]
     assert read.further_objectives == [] and read.search_seconds == 12.5
     assert read.model == "mlp"  # version 1's `trainable`
+    assert read.packages == {}  # not recorded before
+
+
+def test_package_versions_name_the_installed_libraries():
+    import importlib.metadata
+    import platform
+
+    import torch
+
+    versions = package_versions()
+    assert versions["machine"] == f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
+    assert versions["python"] == platform.python_version()
+    assert versions["torch"] == importlib.metadata.version("torch")
+    assert versions["librosa"] == importlib.metadata.version("librosa")
 
 
 def test_manifest_round_trips_and_reads_the_first_version(tmp_path):

@@ -1,5 +1,6 @@
 """Faults a search must survive: trials that raise or diverge, a driver killed mid-way."""
 
+import json
 import os
 import signal
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -90,9 +92,16 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path, cor
         for path in states:
             path.write_bytes(b"")
 
+    # As if the first run had had another numpy: the resume says so.
+    record = experiment / "experiment.json"
+    started = json.loads(record.read_text())
+    record.write_text(json.dumps({**started, "packages": {**started["packages"],
+                                                          "numpy": "1.0.0"}}))
+
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Resuming" in again.stdout
+    assert f"numpy {np.__version__} (was 1.0.0)" in again.stdout
     board = read_leaderboard(experiment / "leaderboard.csv")
     assert len(board) == 8 and (board["status"] == "complete").all()
     assert (board["epochs"] == 3).all()

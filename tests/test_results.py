@@ -1,6 +1,8 @@
 """What a user takes away: test scores kept apart from selection, and predict."""
 
+import importlib.metadata
 import json
+import platform
 import re
 from pathlib import Path
 
@@ -127,6 +129,8 @@ def test_report_has_every_plot_and_the_per_class_table(experiment):
         assert f'src="{name}"' in page, name
     for name in EASY:
         assert f"<td>{name}</td>" in page  # per-class precision/recall/F1 row
+    torch_version = importlib.metadata.version("torch")
+    assert f"python {platform.python_version()}, torch {torch_version}," in page
     # Nothing fetched: it opens offline (plotly.js is inlined; links inside its code are
     # not the page's).
     markup = re.sub(r"<script[^>]*>.*?</script>", "", page.split("</style>")[1], flags=re.S)
