@@ -11,7 +11,7 @@ from contracts.manifest import read_manifest
 from contracts.shards import array_column, column_array, read_split
 from data_prep import synthetic
 from data_prep.config import ConfigError, DatasetConfig
-from data_prep.pipeline import prepare
+from data_prep.pipeline import prepare, summed_in_row_order
 
 CLASSES = ["tone", "chirp_up", "chirp_down", "noise_burst"]
 
@@ -52,6 +52,27 @@ def test_shards_follow_the_contract(ray_local, tmp_path):
     stats = manifest.normalisation["waveform"]
     assert stats["mean"] == [pytest.approx(float(x_train.mean()), abs=1e-5)]
     assert stats["std"] == [pytest.approx(float(x_train.std()), rel=1e-3)]
+
+
+def test_statistics_do_not_depend_on_the_order_workers_finish():
+    """Float sums depend on their order: the same clips, in batches that arrive in any
+    order, give bit-identical sums, so that two preparations write the same manifest."""
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((60, 3)) * 10.0 ** rng.integers(-8, 9, (60, 1))
+    batches = [np.arange(start, start + 10) for start in range(0, 60, 10)]
+    orders = [[0, 1, 2, 3, 4, 5], [5, 3, 1, 0, 4, 2], [2, 0, 5, 4, 1, 3]]
+    sums = [summed_in_row_order([batches[b] for b in order],
+                                [values[batches[b]] for b in order],
+                                [values[batches[b]] ** 2 for b in order])
+            for order in orders]
+    for total, total_sq in sums[1:]:
+        np.testing.assert_array_equal(total, sums[0][0])
+        np.testing.assert_array_equal(total_sq, sums[0][1])
+    # Summed as they came, these orders do not all agree (what the row order is for).
+    as_they_came = {tuple(sum(values[batches[b]].sum(axis=0) for b in order))
+                    for order in orders}
+    assert len(as_they_came) > 1
+    np.testing.assert_allclose(sums[0][0], values.sum(axis=0))
 
 
 def test_waveforms_match_the_files(ray_local, tmp_path):
