@@ -39,6 +39,7 @@ from unittest.mock import patch
 
 import ray
 
+from contracts.experiment import describe_environment
 from search import tuning
 from search.run import run
 from search.spec import parse_spec
@@ -158,7 +159,7 @@ def searched(experiment: Path) -> dict:
     return {"rows": rows, "trials": len(trials),
             "best": max(r["val_accuracy"] for r in rows), "epochs": len(rows),
             "wall": info["search_seconds"], "ideal": compute / concurrency,
-            "packages": info.get("packages", {}),
+            "environment": info.get("environment", {}),
             "ideal_epochs": epochs_only / concurrency}
 
 
@@ -203,12 +204,11 @@ def main() -> None:
     if ("grid", 0) not in summary:
         return
     grid = summary["grid", 0]
-    # The grid's values move with the libraries and the CPU (its best was 0.952, 0.945,
-    # 0.923 and 0.952 in four sessions): a search compares only with a grid made on the
-    # same of these.
-    print("grid made with " + ", ".join(f"{k} {v}" for k, v in grid["packages"].items()))
+    # A search compares only with a grid made on the same machine type and libraries
+    # (see contracts.experiment.RESULT_PACKAGES).
+    print(f"grid made with {describe_environment(grid['environment'])}")
     for (name, seed), s in summary.items():
-        if s["packages"] != grid["packages"]:
+        if s["environment"] != grid["environment"]:
             print(f"warning: {name} seed {seed} ran on another machine or other library "
                   "versions than the grid")
     target = grid["best"] - 0.01

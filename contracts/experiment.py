@@ -25,7 +25,7 @@ VERSION = 2
 RESULT_PACKAGES = ("torch", "numpy", "scipy", "librosa", "soxr", "soundfile", "ray", "optuna")
 
 
-def package_versions() -> dict[str, str]:
+def current_environment() -> dict[str, str]:
     """The machine ("x86_64 AVX512"), Python's and each of RESULT_PACKAGES' installed
     version ("missing" if absent)."""
     versions = {"machine": platform.machine(), "python": platform.python_version()}
@@ -43,6 +43,11 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def describe_environment(environment: dict[str, str]) -> str:
+    """As a line: "machine x86_64 AVX512, python 3.11.7, torch 2.13.0+cpu, ..."."""
+    return ", ".join(f"{name} {version}" for name, version in environment.items())
+
+
 @dataclass
 class ExperimentInfo:
     metric: str  # the first objective: what the scheduler stops on and trials rank by
@@ -53,7 +58,7 @@ class ExperimentInfo:
     spec: dict[str, Any]  # the space file as given (its keys resolved)
     objectives: list[tuple[str, str]] = field(default_factory=list)  # (metric, mode) each
     search_seconds: float | None = None
-    packages: dict[str, str] = field(default_factory=dict)  # name -> version, at the search
+    environment: dict[str, str] = field(default_factory=dict)  # `current_environment()`
     version: int = VERSION
 
     def __post_init__(self) -> None:

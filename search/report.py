@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from contracts.experiment import read_info
+from contracts.experiment import describe_environment, read_info
 
 from . import interactive  # noqa: E402
 from .inference import TrainedModel, split_probabilities  # noqa: E402
@@ -294,9 +294,8 @@ def write(experiment_dir: str | Path) -> Path:
     )
     if (experiment_dir / STUDY_FILE).exists():
         body += interactive.sections(experiment_dir, metric)
-    made_with = ("<p>Made with " + html.escape(", ".join(
-        f"{name} {version}" for name, version in info.packages.items())) + ".</p>\n"
-        if info.packages else "")
+    made_with = (f"<p>Made with {html.escape(describe_environment(info.environment))}.</p>\n"
+                 if info.environment else "")
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>{html.escape(experiment_dir.name)}: search report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}img{{max-width:100%;

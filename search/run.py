@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from contracts.experiment import EXPERIMENT_FILE, ExperimentInfo, package_versions, read_info
+from contracts.experiment import EXPERIMENT_FILE, ExperimentInfo, current_environment, read_info
 from data_prep.config import ConfigError
 from data_prep.summary import describe as describe_data
 from trainables.loop import TOO_SLOW
@@ -234,13 +234,13 @@ def fit_until_interrupted(tuner) -> tuple[object, bool]:
         signal.signal(signal.SIGINT, previous)
 
 
-def changed_packages(experiment_dir: Path, now: dict[str, str]) -> str:
+def changed_environment(experiment_dir: Path, now: dict[str, str]) -> str:
     """What of `now` (the machine type, library versions) differs from the earlier run's
     record in `experiment_dir`, as "numpy 2.4.6 (was 2.3.1)"; "" when nothing does or
     there is no earlier record."""
     if not (experiment_dir / EXPERIMENT_FILE).exists():
         return ""
-    before = read_info(experiment_dir).packages
+    before = read_info(experiment_dir).environment
     return ", ".join(f"{name} {version} (was {before[name]})" for name, version in now.items()
                      if before.get(name, version) != version)
 
@@ -284,8 +284,9 @@ def run(
     resuming = tune.Tuner.can_restore(store.uri)
     info = ExperimentInfo(metric=spec.metric, mode=spec.mode, max_epochs=spec.max_epochs,
                           model=spec.model, shards=shard_dirs, spec=spec.raw,
-                          objectives=spec.objectives, packages=package_versions())
-    if resuming and (changed := changed_packages(store.local, info.packages)):
+                          objectives=spec.objectives,
+                          environment=current_environment())
+    if resuming and (changed := changed_environment(store.local, info.environment)):
         print(f"warning: resuming on another machine type or library versions than the "
               f"search began with ({changed}): trials before and after may not compare")
     store.write_text(EXPERIMENT_FILE, info.to_json())

@@ -3,7 +3,7 @@ written before them still load."""
 
 import json
 
-from contracts.experiment import ExperimentInfo, package_versions, read_info
+from contracts.experiment import ExperimentInfo, current_environment, read_info
 from contracts.manifest import VERSION, Manifest, read_manifest
 
 
@@ -11,7 +11,7 @@ def test_experiment_info_round_trips_and_reads_the_first_version(tmp_path):
     info = ExperimentInfo(metric="val_accuracy", mode="max", max_epochs=3, model="cnn1d",
                           shards={"{}": "/x"}, spec={"model": "cnn1d"},
                           objectives=[("val_accuracy", "max"), ("params", "min")],
-                          packages=package_versions())
+                          environment=current_environment())
     (tmp_path / "experiment.json").write_text(info.to_json())
     assert read_info(tmp_path) == info
     assert info.further_objectives == [("params", "min")]
@@ -22,16 +22,16 @@ def test_experiment_info_round_trips_and_reads_the_first_version(tmp_path):
     assert read.version == 1 and read.objectives == [("val_loss", "min")]
     assert read.further_objectives == [] and read.search_seconds == 12.5
     assert read.model == "mlp"  # version 1's `trainable`
-    assert read.packages == {}  # not recorded before
+    assert read.environment == {}  # not recorded before
 
 
-def test_package_versions_name_the_installed_libraries():
+def test_the_environment_names_the_machine_and_the_installed_libraries():
     import importlib.metadata
     import platform
 
     import torch
 
-    versions = package_versions()
+    versions = current_environment()
     assert versions["machine"] == f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
     assert versions["python"] == platform.python_version()
     assert versions["torch"] == importlib.metadata.version("torch")

@@ -95,8 +95,8 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path, cor
     # As if the first run had had another numpy: the resume says so.
     record = experiment / "experiment.json"
     started = json.loads(record.read_text())
-    record.write_text(json.dumps({**started, "packages": {**started["packages"],
-                                                          "numpy": "1.0.0"}}))
+    record.write_text(json.dumps({**started, "environment": {**started["environment"],
+                                                             "numpy": "1.0.0"}}))
 
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
