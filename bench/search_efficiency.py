@@ -23,7 +23,10 @@ reduction 3); `--grace-period 1 --max-epochs 6` is the setting of the first meas
     .venv/bin/python bench/search_efficiency.py [--seeds 0 1 2] [--samples 16]
         [--grace-period 2] [--max-epochs 12]
         [--only grid --only tpe+asha] [--results /tmp/search-bench]
-        [--grid-from /tmp/search-bench/grid-0]
+        [--grid-from /tmp/search-bench/grid-0] [--fixed ema_epochs=3]
+
+`--fixed KEY=VALUE` trains every trial with that key (the grid too: give it another
+`--results`), e.g. `ema_epochs=3`, the weight average the default cnn spaces score.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import ray
+import yaml
 
 from contracts.experiment import describe_environment
 from search import tuning
@@ -103,6 +107,14 @@ def random_redraw(options: dict, spec):
     return optuna.samplers.RandomSampler
 
 
+def fixed_key(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` from the command line, the value read as YAML (3: an int, true: a bool)."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: write KEY=VALUE, e.g. ema_epochs=3")
+    return key, yaml.safe_load(value)
+
+
 def epochs_to_target(accuracies: list[float], target: float) -> int | None:
     """Epochs spent, in the order they ended, when one first reached `target`; None: never."""
     return next((i + 1 for i, a in enumerate(accuracies) if a >= target), None)
@@ -133,6 +145,7 @@ def search(name: str, seed: int, args: argparse.Namespace) -> dict:
         scheduler = {**scheduler, "grace_period": args.grace_period}
     raw = {**copy.deepcopy(SPACE), "name": f"{name}-{seed}", "searcher": searcher,
            "scheduler": scheduler, "max_epochs": args.max_epochs}
+    raw["fixed"].update(args.fixed)
     if default_samples:
         raw["num_samples"] = args.samples
     replaced = (patch.object(tuning, "make_searcher", rays_optuna_search)
@@ -178,6 +191,9 @@ def main() -> None:
                         help="the grid's trials from an earlier run's experiment folder "
                              "(e.g. RESULTS/grid-0) instead of running it again: it does "
                              "not depend on the searchers, and costs 576 epochs")
+    parser.add_argument("--fixed", type=fixed_key, action="append", default=[],
+                        metavar="KEY=VALUE", help="a training key every trial gets, e.g. "
+                        "ema_epochs=3 (as the default cnn spaces train)")
     args = parser.parse_args()
     ray.init(address="local", include_dashboard=False, logging_level="ERROR",
              log_to_driver=False)
