@@ -8,7 +8,9 @@ value) instead of this project's study searcher (stopped trials PRUNED, finished
 best epoch), and TPE + ASHA with its rungs compared on the validation log loss
 (`scheduler.metric: val_log_loss`) rather than accuracy, and TPE + ASHA replacing a config
 already trained by a random one (`-random-redraw`, before session 13) rather than by a draw
-from TPE's model of the good configs, and TPE + ASHA with `recheck` (a trial that later
+from TPE's model of the good configs, and TPE + ASHA redrawing a repeat from TPE's model
+at once (`-no-neighbour`, before session 17) rather than first training an untried
+neighbour of the best finished trial, and TPE + ASHA with `recheck` (a trial that later
 trials push out of the top third of a rung it passed stops); each ASHA search once per
 `--seeds` seed. For each:
 the best validation accuracy, the epochs spent, and the epochs spent (in the order they
@@ -47,6 +49,7 @@ from contracts.experiment import describe_environment
 from search import tuning
 from search.run import run
 from search.spec import parse_spec
+from search.study import StudySearcher
 
 # 600 validation clips: "within 1 point" must be more than the validation set's noise (with
 # 150, one point was less than one clip and the standard error near 0.9 was 2.4 points; with
@@ -87,6 +90,8 @@ SEARCHES = {
                          {**ASHA, "recheck": True}, 16),
     "tpe+asha-random-redraw": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA,
                                16),
+    "tpe+asha-no-neighbour": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA,
+                              16),
 }
 
 
@@ -105,6 +110,24 @@ def random_redraw(options: dict, spec):
     import optuna
 
     return optuna.samplers.RandomSampler
+
+
+def no_neighbour(self, seed: int) -> None:
+    """Before session 17: a repeat was drawn again from TPE's model at once, not first
+    replaced by an untried neighbour of the best finished trial."""
+    return None
+
+
+def replaced_for(name: str) -> contextlib.ExitStack:
+    """The project's code that a search named for an earlier way replaces, while it runs."""
+    stack = contextlib.ExitStack()
+    if name.endswith("-ray"):
+        stack.enter_context(patch.object(tuning, "make_searcher", rays_optuna_search))
+    if name.endswith("-random-redraw"):
+        stack.enter_context(patch.object(tuning, "redraw", random_redraw))
+    if name.endswith(("-random-redraw", "-no-neighbour")):
+        stack.enter_context(patch.object(StudySearcher, "_untried_neighbour", no_neighbour))
+    return stack
 
 
 def fixed_key(text: str) -> tuple[str, object]:
@@ -148,11 +171,7 @@ def search(name: str, seed: int, args: argparse.Namespace) -> dict:
     raw["fixed"].update(args.fixed)
     if default_samples:
         raw["num_samples"] = args.samples
-    replaced = (patch.object(tuning, "make_searcher", rays_optuna_search)
-                if name.endswith("-ray") else
-                patch.object(tuning, "redraw", random_redraw)
-                if name.endswith("-random-redraw") else contextlib.nullcontext())
-    with replaced:
+    with replaced_for(name):
         experiment = run(parse_spec(raw), args.results, restart=True)
     return searched(experiment)
 

@@ -20,7 +20,6 @@ the same searcher code decides, seed for seed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import heapq
 import json
@@ -29,12 +28,11 @@ import tempfile
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
-from unittest.mock import patch
 
 import numpy as np
 import optuna
 from ray.tune.schedulers import TrialScheduler
-from search_efficiency import SEARCHES, SPACE, epochs_to_target, random_redraw, tally
+from search_efficiency import SEARCHES, SPACE, epochs_to_target, replaced_for, tally
 
 from search import tuning
 from search.spec import parse_spec
@@ -114,9 +112,8 @@ def main() -> None:
     recorded = curves(args.grid)
     grid_epochs = sum(len(rows) for rows in recorded.values())
     target = max(r["val_accuracy"] for rows in recorded.values() for r in rows) - 0.01
-    before = args.search.endswith("-random-redraw")
     shares = []
-    with patch.object(tuning, "redraw", random_redraw) if before else contextlib.nullcontext():
+    with replaced_for(args.search):
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             epochs = replay(recorded, args.search, seed, args.samples)
             spent = epochs_to_target(epochs, target)

@@ -338,3 +338,38 @@ def test_a_config_already_trained_is_redrawn_from_tpes_model_of_the_good_ones():
     share = np.mean([a == 3 for a, _, _ in redraws]), np.mean([b == 1 for _, b, _ in redraws])
     assert min(share) > 0.4  # a random draw: 0.25 (200 draws: a standard error of 0.03)
     assert len(set(redraws)) > 20  # of 64: neighbours, not one config again and again
+
+
+def test_a_repeat_is_replaced_by_an_untried_neighbour_of_the_best_finished_trial(tmp_path):
+    """On a space of choices the searcher often proposes a config already trained; the one
+    trained in its place differs from the best finished trial in one key (a local step, as
+    SMAC's local search takes from its incumbents), while such a neighbour is untried."""
+    from search.tuning import make_searcher
+
+    choices = {"lr": [1e-4, 1e-3, 1e-2], "dropout": [0.0, 0.2, 0.4],
+               "channels": [4, 8, 16]}
+    searcher = make_searcher(spec(
+        searcher={"type": "random", "seed": 0}, scheduler={"type": "none"}, max_epochs=1,
+        num_samples=27, space={k: {"choice": v} for k, v in choices.items()}), 0, tmp_path)
+
+    def score(config):  # best at the corner, each key's own best value
+        return sum(choices[k].index(config[k]) for k in choices) / 6
+
+    trained, replaced = [], 0
+    for n in range(14):
+        study_size = len(searcher._ot_study.trials)
+        config = searcher.suggest(f"t{n}")
+        params = {k: config[k] for k in choices}
+        assert params not in trained
+        if len(searcher._ot_study.trials) > study_size + 1:  # a repeat was failed first
+            best = max(trained, key=score)
+            one_away = sum(params[k] != best[k] for k in choices) == 1
+            untried = [1 for k in choices for v in choices[k] if v != best[k]
+                       and {**best, k: v} not in trained]
+            assert one_away or not untried
+            replaced += one_away
+        trained.append(params)
+        searcher.on_trial_complete(f"t{n}", {"val_accuracy": score(config),
+                                              "training_iteration": 1,
+                                              "stop_reason": "max_epochs"})
+    assert replaced >= 1  # the random searcher repeats itself on 27 points within 14 draws
