@@ -203,12 +203,11 @@ class StudySearcher(OptunaSearch):
         """An untried config one choice away from the best finished trial, at random."""
         if self._objectives:
             return None
-        trials = self._ot_study.get_trials(deepcopy=False)
-        finished = [t for t in trials if t.state == TrialState.COMPLETE]
-        if not finished:
+        try:
+            best = self._ot_study.best_trial
+        except ValueError:  # no trial finished yet
             return None
-        best = (max if self.mode == "max" else min)(finished, key=lambda t: t.value)
-        tried = [t.params for t in trials if TUNE_ID in t.user_attrs]
+        tried = self._trained_params()
         options = [
             {**best.params, name: choice}
             for name, distribution in best.distributions.items()
@@ -219,10 +218,13 @@ class StudySearcher(OptunaSearch):
             return None
         return options[np.random.default_rng(seed).integers(len(options))]
 
+    def _trained_params(self, leaving_out: int | None = None) -> list[dict[str, Any]]:
+        """The configs of the trials given to Tune (but trial number `leaving_out`)."""
+        return [t.params for t in self._ot_study.get_trials(deepcopy=False)
+                if TUNE_ID in t.user_attrs and t.number != leaving_out]
+
     def _already_tried(self, ot_trial: optuna.Trial) -> bool:
-        params = ot_trial.params
-        return any(t.params == params and t.number != ot_trial.number and TUNE_ID in t.user_attrs
-                   for t in self._ot_study.get_trials(deepcopy=False))
+        return ot_trial.params in self._trained_params(leaving_out=ot_trial.number)
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         super().on_trial_result(trial_id, result)
