@@ -92,6 +92,9 @@ SEARCHES = {
                                16),
     "tpe+asha-no-neighbour": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA,
                               16),
+    "gp+asha": ({"type": "optuna_gp", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
+    "gp+asha-recheck": ({"type": "optuna_gp", "seed": 0, "n_startup_trials": 6},
+                        {**ASHA, "recheck": True}, 16),
 }
 
 

@@ -18,6 +18,7 @@ from trainables.keys import Key
 
 from .asha import ASHA
 from .median import MedianPruner
+from .view import SearcherView
 
 # The factories take the search's `search.spec.Spec` (not imported: the spec reads the
 # registered names from here).
@@ -48,6 +49,8 @@ def register(registry: Registry, name: str, options: tuple[Key, ...] = ()) -> Ca
 
 
 SEED = Key("seed", "int", 0, "the searcher's random seed", interval="[0, inf)")
+STARTUP = Key("n_startup_trials", "int", 10, "random trials before the searcher's model "
+              "proposes the rest", interval="[0, inf)")
 GRACE_PERIOD = Key("grace_period", "float", None, "the first rung: epochs (by default 1), or "
                    "with time_attr time_total_s seconds of training (by default the time one "
                    "epoch may take, or 10)", interval="(0, inf)", nullable=True)
@@ -66,8 +69,7 @@ def rung_metric(spec: Spec) -> tuple[str, str]:
 
 # Searchers: (section options, seed, spec) -> an Optuna sampler.
 @register(SEARCHERS, "optuna_tpe", (
-    SEED, Key("n_startup_trials", "int", 10, "random trials before TPE models the rest",
-              interval="[0, inf)"),
+    SEED, STARTUP,
     Key("multivariate", "bool", False, "model the keys jointly"),
     Key("constant_liar", "bool", False, "treat running trials as bad, so that parallel "
         "trials spread out")))
@@ -80,6 +82,16 @@ def tpe(options: dict, seed: int, spec: Spec, candidates: int = 24
         seed=seed, n_startup_trials=options["n_startup_trials"],
         multivariate=options["multivariate"], constant_liar=options["constant_liar"],
         n_ei_candidates=candidates)
+
+
+@register(SEARCHERS, "optuna_gp", (SEED, STARTUP))
+def gp(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
+    """Optuna's Gaussian-process sampler, fitted on the study seen at one number of epochs
+    with numeric choices as ranks (search/view.py): on the study itself it would see only
+    the trials that ran to the end. Single objective."""
+    return SearcherView(optuna.samplers.GPSampler(
+        seed=seed, n_startup_trials=options["n_startup_trials"],
+        warn_independent_sampling=False))
 
 
 @register(SEARCHERS, "nsga2", (SEED, Key("population_size", "int", 50, "trials per "

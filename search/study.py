@@ -50,7 +50,7 @@ STOPPED = "stopped by the scheduler"
 CUT = "cut by the time budget"
 BUDGET_SLACK_S = 2.0  # a trial ending this close to the deadline was cut by it
 # A config already trained is replaced by an untried one a choice away from the best
-# finished trial (on bench/search_replay.py's grid: the grid's best found in 171 of 200
+# trial so far (on bench/search_replay.py's grid: the grid's best found in 171 of 200
 # seeds against 130), or failing that drawn again: first from the searcher's model of the
 # good configs (`strategies.redraw`), then at random, before a repeat is accepted.
 GOOD_REDRAWS, REDRAWS = 5, 15
@@ -200,12 +200,9 @@ class StudySearcher(OptunaSearch):
         return config
 
     def _untried_neighbour(self, seed: int) -> dict[str, Any] | None:
-        """An untried config one choice away from the best finished trial, at random."""
-        if self._objectives:
-            return None
-        try:
-            best = self._ot_study.best_trial
-        except ValueError:  # no trial finished yet
+        """An untried config one choice away from the best trial so far, at random."""
+        best = None if self._objectives else self._incumbent()
+        if best is None:
             return None
         tried = self._trained_params()
         options = [
@@ -217,6 +214,22 @@ class StudySearcher(OptunaSearch):
         if not options:
             return None
         return options[np.random.default_rng(seed).integers(len(options))]
+
+    def _incumbent(self) -> optuna.trial.FrozenTrial | None:
+        """The best trial so far: the best finished one, or while none has finished (ASHA
+        stopped every trial so far), the one stopped furthest on, best there (the order in
+        which TPE ranks stopped trials)."""
+        try:
+            return self._ot_study.best_trial
+        except ValueError:
+            pass
+        sign = 1 if self.mode == "max" else -1
+        stopped = [(step, sign * value, t) for t in self._ot_study.get_trials(
+                       deepcopy=False, states=(TrialState.PRUNED,))
+                   if t.intermediate_values
+                   for step, value in [max(t.intermediate_values.items())]
+                   if math.isfinite(value)]
+        return max(stopped, key=lambda s: s[:2])[2] if stopped else None
 
     def _trained_params(self, leaving_out: int | None = None) -> list[dict[str, Any]]:
         """The configs of the trials given to Tune (but trial number `leaving_out`)."""

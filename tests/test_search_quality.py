@@ -209,10 +209,11 @@ def test_a_warm_started_search_knows_the_earlier_trials_and_reruns_the_best(ray_
     assert len(rerun) == 1 and rerun[0].params == best.params
 
 
+@pytest.mark.parametrize("searcher", ["optuna_tpe", "optuna_gp"])
 def test_the_searcher_does_not_train_a_config_twice_while_others_are_left(ray_local,
-                                                                          tmp_path):
+                                                                          tmp_path, searcher):
     experiment = run(spec(
-        name="dedupe", searcher={"type": "optuna_tpe", "seed": 0, "n_startup_trials": 1},
+        name="dedupe", searcher={"type": searcher, "seed": 0, "n_startup_trials": 1},
         scheduler={"type": "none"}, max_epochs=1, num_samples=4, max_concurrent=1,
         fixed={**FIXED, "batch_size": 8},
         space={"lr": {"choice": [1e-3, 3e-3]}, "dropout": {"choice": [0.0, 0.2]}}), tmp_path)
@@ -373,3 +374,68 @@ def test_a_repeat_is_replaced_by_an_untried_neighbour_of_the_best_finished_trial
                                               "training_iteration": 1,
                                               "stop_reason": "max_epochs"})
     assert replaced >= 1  # the random searcher repeats itself on 27 points within 14 draws
+
+
+def test_the_searchers_view_compares_trials_at_the_epochs_enough_of_them_reached():
+    """BOHB's rule: a model-based searcher is fitted on every trial's best value up to the
+    deepest epoch that enough trials reached (the keys + 3), not on the few that ran to the
+    end (under ASHA, the first ones, which nothing stopped); a choice of numbers is a rank
+    to the model and its value to the study."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from search.view import SearcherView
+
+    space = {"channels": CategoricalDistribution([32, 8, 16]),
+             "act": CategoricalDistribution(["relu", "tanh"])}
+    study = optuna.create_study(direction="maximize")
+    first = {1: 0.2, 2: 0.3, 6: 0.5, 12: 0.6}  # ran to the end: it was first at every rung
+    study.add_trial(create_trial(params={"channels": 8, "act": "relu"}, distributions=space,
+                                 value=0.6, intermediate_values=first))
+    for i, (channels, act) in enumerate([(8, "tanh"), (32, "relu"), (32, "tanh"),
+                                         (16, "relu"), (16, "tanh")]):
+        curve = {1: 0.3 + 0.05 * i, 2: 0.4 + 0.05 * i}  # all better than the first at 2
+        study.add_trial(create_trial(params={"channels": channels, "act": act},
+                                     distributions=space, state=TrialState.PRUNED,
+                                     intermediate_values=curve))
+    view = SearcherView(optuna.samplers.RandomSampler(0))._view(study)
+    # 2 keys + 3 = 5 trials needed: 6 reached epoch 2, 1 reached epoch 6
+    assert [t.state for t in view.trials] == [TrialState.COMPLETE] * 6
+    assert [t.value for t in view.trials] == pytest.approx([0.3, 0.4, 0.45, 0.5, 0.55, 0.6])
+    assert view.best_trial.params == {"channels": 1, "act": "tanh"}  # 8 < 16 < 32: rank 1
+    assert study.best_trial.params == {"channels": 8, "act": "relu"}  # the study unchanged
+
+
+def test_the_gp_searcher_learns_from_trials_the_scheduler_stopped(tmp_path):
+    """Every trial stopped at the first rung (as ASHA stops most): the study holds no
+    finished trial, yet the Gaussian process models the rung's values and proposes the
+    good corner of a space of numeric choices, with the choices' own values."""
+    from search.tuning import make_searcher
+
+    choices = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "channels": [8, 16, 32],
+               "conv_layers": [2, 3, 4]}
+    searcher = make_searcher(spec(
+        searcher={"type": "optuna_gp", "seed": 0, "n_startup_trials": 5},
+        scheduler={"type": "asha", "grace_period": 2}, max_epochs=12, num_samples=16,
+        space={k: {"choice": v} for k, v in choices.items()}), 0, tmp_path)
+
+    def score(config):  # best at the largest values, each key on its own
+        return sum(choices[k].index(config[k]) / (len(choices[k]) - 1) for k in choices) / 3
+
+    proposed = []
+    for n in range(8):
+        config = searcher.suggest(f"t{n}")
+        assert all(config[k] in choices[k] for k in choices)
+        proposed.append(score(config))
+        for epoch in (1, 2):
+            searcher.on_trial_result(f"t{n}", {"training_iteration": epoch,
+                                               "val_accuracy": score(config) * epoch / 2})
+        searcher.on_trial_complete(f"t{n}", {"training_iteration": 2,
+                                             "val_accuracy": score(config)})
+    states = {t.state.name for t in load_study(tmp_path).trials if TUNE_ID in t.user_attrs}
+    assert states == {"PRUNED"}
+    # The corner within the model's first three proposals (at random: 3 of 31 untried
+    # configs), and those near it (random draws score 0.5 on average).
+    assert max(proposed[5:8]) == 1.0
+    assert sum(proposed[5:8]) / 3 > 0.8
