@@ -11,8 +11,9 @@ already trained by a random one (`-random-redraw`, before session 13) rather tha
 from TPE's model of the good configs, and TPE + ASHA redrawing a repeat from TPE's model
 at once (`-no-neighbour`, before session 17) rather than first training an untried
 neighbour of the best finished trial, and TPE + ASHA with `recheck` (a trial that later
-trials push out of the top third of a rung it passed stops); each ASHA search once per
-`--seeds` seed. For each:
+trials push out of the top third of a rung it passed stops), and GP + ASHA (`optuna_gp`,
+Optuna's Gaussian process fitted on the study seen BOHB's way, search/view.py), with and
+without recheck; each ASHA search once per `--seeds` seed. For each:
 the best validation accuracy, the epochs spent, and the epochs spent (in the order they
 ran) when a trial first came within 1 point of the grid's best.
 Target: at most 15% of the grid's epochs. Also each search's wall time against the sum of

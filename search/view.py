@@ -10,7 +10,8 @@ memory, rebuilt at each suggestion, BOHB's way (Falkner et al. 2018): the budget
 deepest epoch that enough trials reached (the keys searched + 3: BOHB's minimum points in
 a model + 2), each trial that reached it is a finished trial with its best value up to
 that epoch, and the others stay pruned with their epochs. A trial its own loop ended
-(patience, max_epochs) reached every budget.
+(patience, max_epochs) reached every budget; one stopped before its first epoch (too slow)
+counts as the worst trial seen.
 
 A `choice` of numbers (channels 8/16/32, lr 1e-4/3e-4/1e-3/3e-3) is a categorical key to
 the study and the dashboard, where the values must show as they are; the model gets each
@@ -89,24 +90,32 @@ class SearcherView(BaseSampler):
             return self._cached[1]
         keys = {name for t in trials for name in t.distributions}
         epochs = budget(trials, len(keys) + MODEL_POINTS_MARGIN)
-        better = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+        better, worse = (max, min) if study.direction == optuna.study.StudyDirection.MAXIMIZE \
+            else (min, max)
+        values: dict[int, float | None] = {}
+        for trial in trials:
+            upto = [v for step, v in trial.intermediate_values.items()
+                    if epochs is None or step <= epochs]
+            if trial.state == TrialState.COMPLETE and (epochs is None or not upto):
+                values[trial.number] = trial.value
+            elif upto and epochs is not None and max(trial.intermediate_values) >= epochs:
+                values[trial.number] = better(upto)
+        # A trial stopped before its first epoch (too slow) is the worst seen, so that a
+        # model of finished trials alone learns to avoid its region as TPE does: cnn1d on
+        # real speech proposed 25 such configs in 40 trials without this.
+        seen = [v for v in values.values() if v is not None]
+        for trial in trials:
+            if trial.state == TrialState.PRUNED and not trial.intermediate_values and seen:
+                values[trial.number] = worse(seen)
         # A container only: its own sampler is never asked (the wrapped one reads it).
         view = optuna.create_study(direction=study.direction,
                                    sampler=optuna.samplers.RandomSampler(0))
         for trial in trials:
             distributions = {k: model_distribution(d) for k, d in trial.distributions.items()}
             params = {k: model_value(trial.distributions[k], v) for k, v in trial.params.items()}
-            upto = [v for step, v in trial.intermediate_values.items()
-                    if epochs is None or step <= epochs]
-            if trial.state == TrialState.COMPLETE and (epochs is None or not upto):
-                value = trial.value
-            elif upto and epochs is not None and max(trial.intermediate_values) >= epochs:
-                value = better(upto)
-            else:
-                value = None
-            if value is not None:
+            if values.get(trial.number) is not None:
                 view.add_trial(create_trial(params=params, distributions=distributions,
-                                            value=value))
+                                            value=values[trial.number]))
             else:
                 view.add_trial(create_trial(params=params, distributions=distributions,
                                             state=TrialState.PRUNED,

@@ -399,10 +399,14 @@ def test_the_searchers_view_compares_trials_at_the_epochs_enough_of_them_reached
         study.add_trial(create_trial(params={"channels": channels, "act": act},
                                      distributions=space, state=TrialState.PRUNED,
                                      intermediate_values=curve))
+    study.add_trial(create_trial(params={"channels": 32, "act": "relu"}, distributions=space,
+                                 state=TrialState.PRUNED))  # too slow: stopped before epoch 1
     view = SearcherView(optuna.samplers.RandomSampler(0))._view(study)
-    # 2 keys + 3 = 5 trials needed: 6 reached epoch 2, 1 reached epoch 6
-    assert [t.state for t in view.trials] == [TrialState.COMPLETE] * 6
-    assert [t.value for t in view.trials] == pytest.approx([0.3, 0.4, 0.45, 0.5, 0.55, 0.6])
+    # 2 keys + 3 = 5 trials needed: 6 reached epoch 2, 1 reached epoch 6; the too-slow
+    # config is the worst seen, so that a model of finished trials moves away from it
+    assert [t.state for t in view.trials] == [TrialState.COMPLETE] * 7
+    assert [t.value for t in view.trials] == pytest.approx(
+        [0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.3])
     assert view.best_trial.params == {"channels": 1, "act": "tanh"}  # 8 < 16 < 32: rank 1
     assert study.best_trial.params == {"channels": 8, "act": "relu"}  # the study unchanged
 
