@@ -78,7 +78,10 @@ class SearcherView(BaseSampler):
 
     def __init__(self, sampler: BaseSampler):
         self.sampler = sampler
-        self._cached: tuple[tuple, optuna.Study] | None = None
+        # The trials' state when the view was built -> the view and the study's own
+        # distribution of each key; the one trial of the view sampled for, once asked.
+        self._cached: tuple[tuple, optuna.Study, dict[str, BaseDistribution]] | None = None
+        self._scratch: FrozenTrial | None = None
 
     def _view(self, study: optuna.Study) -> optuna.Study:
         if study._is_multi_objective():
@@ -88,8 +91,8 @@ class SearcherView(BaseSampler):
         key = tuple((t.number, t.state, len(t.intermediate_values)) for t in trials)
         if self._cached and self._cached[0] == key:
             return self._cached[1]
-        keys = {name for t in trials for name in t.distributions}
-        epochs = budget(trials, len(keys) + MODEL_POINTS_MARGIN)
+        study_distributions = {k: d for t in trials for k, d in t.distributions.items()}
+        epochs = budget(trials, len(study_distributions) + MODEL_POINTS_MARGIN)
         better, worse = (max, min) if study.direction == optuna.study.StudyDirection.MAXIMIZE \
             else (min, max)
         values: dict[int, float] = {}
@@ -120,13 +123,16 @@ class SearcherView(BaseSampler):
                 view.add_trial(create_trial(params=params, distributions=distributions,
                                             state=TrialState.PRUNED,
                                             intermediate_values=trial.intermediate_values))
-        self._cached = key, view
+        self._cached, self._scratch = (key, view, study_distributions), None
         return view
 
     def _scratch_trial(self, view: optuna.Study) -> FrozenTrial:
-        """A trial of the view to sample for (samplers may write to the trial they sample)."""
-        trial_id = view._storage.create_new_trial(view._study_id)
-        return view._storage.get_trial(trial_id)
+        """The view's trial to sample for (samplers may write to the trial they sample),
+        made once per view."""
+        if self._scratch is None:
+            self._scratch = view._storage.get_trial(view._storage.create_new_trial(
+                view._study_id))
+        return self._scratch
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial
                                     ) -> dict[str, BaseDistribution]:
@@ -134,11 +140,9 @@ class SearcherView(BaseSampler):
         if view is study:
             return self.sampler.infer_relative_search_space(study, trial)
         inferred = self.sampler.infer_relative_search_space(view, trial)
-        real = {}
-        for finished in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
-                                                                 TrialState.PRUNED)):
-            real.update(finished.distributions)
-        return {name: real[name] for name in inferred if name in real}
+        study_distributions = self._cached[2]
+        return {name: study_distributions[name] for name in inferred
+                if name in study_distributions}
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
