@@ -13,7 +13,8 @@ at once (`-no-neighbour`, before session 17) rather than first training an untri
 neighbour of the best finished trial, and TPE + ASHA with `recheck` (a trial that later
 trials push out of the top third of a rung it passed stops), and GP + ASHA (`optuna_gp`,
 Optuna's Gaussian process fitted on the study seen BOHB's way, search/view.py), with and
-without recheck; each ASHA search once per `--seeds` seed. For each:
+without recheck, and `auto` (the searcher a space that names none gets: on this space the
+GP); each ASHA search once per `--seeds` seed. For each:
 the best validation accuracy, the epochs spent, and the epochs spent (in the order they
 ran) when a trial first came within 1 point of the grid's best.
 Target: at most 15% of the grid's epochs. Also each search's wall time against the sum of
@@ -94,6 +95,8 @@ SEARCHES = {
     "tpe+asha-no-neighbour": ({"type": "optuna_tpe", "seed": 0, "n_startup_trials": 6}, ASHA,
                               16),
     "gp+asha": ({"type": "optuna_gp", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
+    # What a space that names no searcher gets: on this space of numbers, the GP.
+    "auto+asha": ({"type": "auto", "seed": 0, "n_startup_trials": 6}, ASHA, 16),
     "gp+asha-recheck": ({"type": "optuna_gp", "seed": 0, "n_startup_trials": 6},
                         {**ASHA, "recheck": True}, 16),
 }
@@ -222,10 +225,10 @@ def main() -> None:
              log_to_driver=False)
     summary = {}
     for name in SEARCHES:
-        if args.only and name not in args.only:
+        earlier = name == "grid" and args.grid_from  # compared with, whatever --only says
+        if args.only and name not in args.only and not earlier:
             continue
         for seed in [0] if name == "grid" else args.seeds:
-            earlier = name == "grid" and args.grid_from
             summary[name, seed] = searched(args.grid_from) if earlier else \
                 search(name, seed, args)
     print(f"\nspace: {math.prod(len(p['choice']) for p in SPACE['space'].values())} points, "

@@ -27,6 +27,7 @@ from . import leaderboard
 from .ports import free_port
 from .spec import Spec, load_spec
 from .storage import ExperimentStore
+from .strategies import searcher_name
 from .study import STUDY_FILE, close_unfinished_trials, warm_start
 
 # A user's mistake: printed as one line, exit 2, no traceback.
@@ -114,7 +115,9 @@ def apply_overrides(spec: Spec, args: argparse.Namespace) -> Spec:
 def describe(spec: Spec, concurrent: int) -> str:
     lines = [f"experiment: {spec.name}", f"model: {spec.model}",
              f"metric: {spec.metric} ({spec.mode})",
-             f"searcher: {spec.searcher}", f"scheduler: {spec.scheduler}",
+             f"searcher: {searcher_name(spec)} "
+             f"{ {k: v for k, v in spec.searcher.items() if k != 'type'} }",
+             f"scheduler: {spec.scheduler}",
              f"trials: {spec.num_samples}, up to {spec.max_epochs} epochs each",
              f"resources per trial: {spec.resources}",
              f"trials at once: {concurrent or '0 (a trial does not fit here)'}",
@@ -293,7 +296,8 @@ def run(
 
     searcher_seed = seed if seed is not None else spec.searcher.get("seed", 0)
     verb = "Resuming" if resuming else "Searching"
-    print(f"{verb} {spec.num_samples} trials of {spec.model}, {concurrent} at once, up to"
+    print(f"{verb} {spec.num_samples} trials of {spec.model} with {searcher_name(spec)}, "
+          f"{concurrent} at once, up to"
           f" {spec.max_epochs} epochs each -> {store.uri}")
     started = time.perf_counter()
     tuner = make_tuner(spec, make_trainable(spec, shard_dirs), store, concurrent, searcher_seed,

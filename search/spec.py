@@ -44,7 +44,7 @@ class Spec:
     metric: str
     mode: str
     space: SearchSpace
-    searcher: dict[str, Any] = field(default_factory=lambda: {"type": "optuna_tpe"})
+    searcher: dict[str, Any] = field(default_factory=lambda: {"type": "auto"})
     scheduler: dict[str, Any] = field(default_factory=lambda: {"type": "asha"})
     max_epochs: int = 10
     num_samples: int = 10
@@ -442,7 +442,7 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
                 f"dataset.representation: {raw['model']!r} reads {list(readable)}, not "
                 f"{variant.output_representation!r}"
             )
-    searcher = _section(raw, "searcher", SEARCHERS, "optuna_tpe")
+    searcher = _section(raw, "searcher", SEARCHERS, "auto")
     scheduler = _section(raw, "scheduler", SCHEDULERS, "asha")
     if scheduler.get("metric"):
         _check_metric(scheduler["metric"], dataset, "scheduler.metric")

@@ -94,6 +94,58 @@ def gp(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
         warn_independent_sampling=False))
 
 
+GP_MAX_TRIALS = 250  # its fit grows as trials cubed; AutoSampler's limit for it
+
+
+def auto_choice(spec: Spec) -> tuple[str, str]:
+    """(searcher, why) `auto` picks for the spec's space, by the rule of Optuna's
+    AutoSampler: the Gaussian process (on the view's ranks) where every key searched takes
+    numbers and none is conditional, TPE where a key takes names or exists in some trials
+    only, or where the search has several objectives or more trials than a GP fits in good
+    time. On the search-efficiency bench's space of numeric choices the GP came within a
+    point of the grid's best within 15% of its epochs in 7 of 8 seeds, TPE in none of 6; on
+    the default spaces (names, conditions) it was not better than TPE (RESULTS.md,
+    sessions 18 and 19)."""
+    named = [p for p in spec.space.searched if p.kind == "choice" and not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in p.args)]
+    conditional = [p.name for p in spec.space.searched if p.when]
+    if len(spec.objectives) > 1:
+        return "optuna_tpe", f"{len(spec.objectives)} objectives"
+    if named:
+        return "optuna_tpe", f"{named[0].name} chooses among {list(named[0].args)}"
+    if conditional:
+        return "optuna_tpe", f"{conditional[0]} is conditional"
+    if spec.num_samples > GP_MAX_TRIALS:
+        return "optuna_tpe", f"more than {GP_MAX_TRIALS} trials"
+    return "optuna_gp", "every key searched takes numbers"
+
+
+def concrete(options: dict, spec: Spec) -> dict:
+    """The searcher's options, with `auto` replaced by the searcher it picks for the spec
+    and that searcher's defaults for the options `auto` does not take."""
+    if options["type"] != "auto":
+        return options
+    chosen = SEARCHERS.get(auto_choice(spec)[0])
+    defaults = {name: key.default for name, key in chosen.options.items()}
+    return {**defaults, **{k: v for k, v in options.items() if k in defaults},
+            "type": chosen.name}
+
+
+def searcher_name(spec: Spec) -> str:
+    """The searcher's name as the console says it, with `auto`'s pick and why."""
+    if spec.searcher["type"] != "auto":
+        return spec.searcher["type"]
+    chosen, why = auto_choice(spec)
+    return f"{chosen} (auto: {why})"
+
+
+@register(SEARCHERS, "auto", (SEED, STARTUP))
+def auto(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
+    """The searcher `auto_choice` picks for the spec's space."""
+    options = concrete(options, spec)
+    return SEARCHERS.get(options["type"]).make(options, seed, spec)
+
+
 @register(SEARCHERS, "nsga2", (SEED, Key("population_size", "int", 50, "trials per "
                                          "generation", interval="[2, inf)")))
 def nsga2(options: dict, seed: int, spec: Spec) -> optuna.samplers.BaseSampler:
@@ -116,6 +168,7 @@ def redraw(options: dict, spec: Spec) -> Callable[[int], optuna.samplers.BaseSam
     again once it has found a good one; one draw from its model of the good configs (a
     single candidate, no pick) tries a neighbour of theirs instead. Other searchers draw
     at random. Measured on bench/search_efficiency.py's space (RESULTS.md, session 13)."""
+    options = concrete(options, spec)
     if options["type"] == "optuna_tpe":
         return lambda seed: tpe(options, seed, spec, candidates=1)
     return optuna.samplers.RandomSampler

@@ -211,7 +211,8 @@ def test_a_warm_started_search_knows_the_earlier_trials_and_reruns_the_best(ray_
 
 @pytest.mark.parametrize("searcher", ["optuna_tpe", "optuna_gp"])
 def test_the_searcher_does_not_train_a_config_twice_while_others_are_left(ray_local,
-                                                                          tmp_path, searcher):
+                                                                          tmp_path, searcher,
+                                                                          capsys):
     experiment = run(spec(
         name="dedupe", searcher={"type": searcher, "seed": 0, "n_startup_trials": 1},
         scheduler={"type": "none"}, max_epochs=1, num_samples=4, max_concurrent=1,
@@ -220,6 +221,7 @@ def test_the_searcher_does_not_train_a_config_twice_while_others_are_left(ray_lo
     study = load_study(experiment)
     trained = [tuple(sorted(t.params.items())) for t in study.trials if TUNE_ID in t.user_attrs]
     assert len(trained) == 4 and len(set(trained)) == 4  # all four points, none twice
+    assert f"Searching 4 trials of cnn1d with {searcher}," in capsys.readouterr().out
     assert all(t.state.name == "FAIL" and t.user_attrs["stop_reason"].startswith("duplicate")
                for t in study.trials if TUNE_ID not in t.user_attrs)
 

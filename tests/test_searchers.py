@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import optuna
 import pytest
+import yaml
 from ray.tune.schedulers import TrialScheduler
 
 from data_prep.config import ConfigError
@@ -164,3 +165,59 @@ def test_preprocessing_key_errors(param, message):
            "dataset": {"representation": "logmel"}, "space": param}
     with pytest.raises(ConfigError, match=message):
         parse_spec(raw)
+
+
+AUTO = {"model": "cnn1d", "metric": "val_accuracy", "mode": "max", "num_samples": 16,
+        "space": {"lr": {"loguniform": [1e-4, 1e-2]}, "channels": {"choice": [8, 16, 32]},
+                  "conv_layers": {"int": [2, 4]}}}
+
+
+@pytest.mark.parametrize("change, chosen, why", [
+    ({}, "optuna_gp", "every key searched takes numbers"),
+    ({"space": {**AUTO["space"], "act": {"choice": ["relu", "tanh"]}}}, "optuna_tpe",
+     "act chooses among ['relu', 'tanh']"),
+    ({"space": {**AUTO["space"], "nesterov": {"choice": [True, False]}}}, "optuna_tpe",
+     "nesterov chooses among [True, False]"),
+    ({"space": {**AUTO["space"], "dropout": {"uniform": [0, 0.5], "when": {"channels": 32}}}},
+     "optuna_tpe", "dropout is conditional"),
+    ({"objectives": [{"metric": "val_accuracy", "mode": "max"},
+                     {"metric": "infer_ms_per_clip", "mode": "min"}]}, "optuna_tpe",
+     "2 objectives"),
+    ({"num_samples": 300}, "optuna_tpe", "more than 250 trials"),
+])
+def test_auto_picks_the_gp_for_numeric_spaces_and_tpe_for_the_rest(change, chosen, why):
+    """A space that names no searcher gets `auto`: Optuna's AutoSampler rule, measured on
+    bench/search_efficiency.py's numeric space (GP) and the default spaces (TPE)."""
+    from search.strategies import auto_choice, redraw, searcher_name
+    from search.view import SearcherView
+
+    raw = {**AUTO, **change}
+    if "objectives" in raw:
+        del raw["metric"], raw["mode"]
+    spec = parse_spec(raw)
+    assert spec.searcher == {"type": "auto", "seed": 0, "n_startup_trials": 10}
+    assert auto_choice(spec) == (chosen, why)
+    assert searcher_name(spec) == f"{chosen} (auto: {why})"
+    sampler = SEARCHERS.get("auto").make(spec.searcher, 0, spec)
+    if chosen == "optuna_gp":
+        assert isinstance(sampler, SearcherView)
+        assert isinstance(sampler.sampler, optuna.samplers.GPSampler)
+        assert sampler.sampler._n_startup_trials == 10
+        assert isinstance(redraw(spec.searcher, spec)(0), optuna.samplers.RandomSampler)
+    else:  # TPE as `optuna_tpe` makes it, and its repeats redrawn from its model
+        assert isinstance(sampler, optuna.samplers.TPESampler)
+        assert sampler._n_startup_trials == 10 and not sampler._multivariate
+        assert redraw(spec.searcher, spec)(0)._n_ei_candidates == 1
+
+
+def test_a_search_says_which_searcher_auto_picked_and_why(tmp_path, capsys):
+    from search.run import main
+
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(AUTO))
+    assert main([str(path), "--dry-run"]) == 0
+    assert "searcher: optuna_gp (auto: every key searched takes numbers)" in \
+        capsys.readouterr().out
+    assert main([str(path), "--dry-run", "--set", "space.act={choice: [relu, tanh]}"]) == 0
+    assert "searcher: optuna_tpe (auto: act chooses among ['relu', 'tanh'])" in \
+        capsys.readouterr().out

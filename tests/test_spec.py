@@ -33,7 +33,7 @@ def with_change(path, value):
         (["learning_rate"], 0.1, r"^learning_rate: unknown key"),
         (["dataset", "sampel_rate"], 8000, r"^dataset\.sampel_rate: unknown key"),
         (["searcher", "type"], "bayes", r"^searcher\.type: 'bayes' is not one of"),
-        (["searcher", "startup"], 3, r"^searcher\.startup: unknown key for 'optuna_tpe'"),
+        (["searcher", "startup"], 3, r"^searcher\.startup: unknown key for 'auto'"),
         (["scheduler", "grace"], 3, r"^scheduler\.grace: unknown key for 'asha'"),
         (["resources", "gpus"], 1, r"^resources\.gpus: unknown key"),
         (["space", "lr", "loguniform"], [0, 1], r"^space\.lr\.loguniform: low must be positive"),
