@@ -209,6 +209,7 @@ def test_two_searches_run_side_by_side_and_keep_the_token_private(tmp_path):
         assert token.stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.slow  # 40 s on 2 cores; the killed-search test keeps resuming in the default run
 def test_ctrl_c_ends_with_a_non_zero_exit_and_keeps_the_leaderboard(tmp_path):
     space = tmp_path / "interrupted.yaml"
     space.write_text(yaml.safe_dump({
