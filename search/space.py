@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_prep.config import ConfigError
+from trainables.keys import is_number
 
 SEARCHED = ("choice", "uniform", "loguniform", "int", "qint")
 KINDS = (*SEARCHED, "value")
@@ -147,8 +148,7 @@ def parse_param(name: str, raw: Any, earlier: list[str], where: str = "") -> Par
         if len(args) != 3 or not all(isinstance(a, int) for a in args) or args[2] < 1:
             raise ConfigError(f"{where}.qint: expected [low, high, step] integers, got {args!r}")
     else:
-        numeric = all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)
-        if len(args) != 2 or not numeric:
+        if len(args) != 2 or not all(is_number(a) for a in args):
             raise ConfigError(f"{where}.{kind}: expected [low, high] numbers, got {args!r}")
         if kind == "int" and not all(isinstance(a, int) for a in args):
             raise ConfigError(f"{where}.int: bounds must be integers, got {args!r}")

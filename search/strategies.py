@@ -14,7 +14,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from contracts.registry import Registry
 from trainables import metrics
-from trainables.keys import Key
+from trainables.keys import Key, is_number
 
 from .asha import ASHA
 from .median import MedianPruner
@@ -106,8 +106,8 @@ def auto_choice(spec: Spec) -> tuple[str, str]:
     point of the grid's best within 15% of its epochs in 7 of 8 seeds, TPE in none of 6; on
     the default spaces (names, conditions) it was not better than TPE (RESULTS.md,
     sessions 18 and 19)."""
-    named = [p for p in spec.space.searched if p.kind == "choice" and not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in p.args)]
+    named = [p for p in spec.space.searched
+             if p.kind == "choice" and not all(is_number(v) for v in p.args)]
     conditional = [p.name for p in spec.space.searched if p.when]
     if len(spec.objectives) > 1:
         return "optuna_tpe", f"{len(spec.objectives)} objectives"

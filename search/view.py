@@ -31,14 +31,15 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, IntD
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from trainables.keys import is_number
+
 MODEL_POINTS_MARGIN = 3  # trials needed at a budget: keys + 3 (BOHB: d + 1 points, + 2)
 
 
 def ordered(distribution: BaseDistribution) -> bool:
     """A choice among two or more numbers (not booleans): the model reads it as a rank."""
     return isinstance(distribution, CategoricalDistribution) and len(distribution.choices) > 1 \
-        and all(isinstance(c, int | float) and not isinstance(c, bool)
-                for c in distribution.choices)
+        and all(is_number(c) for c in distribution.choices)
 
 
 def model_distribution(distribution: BaseDistribution) -> BaseDistribution:

@@ -58,10 +58,10 @@ class Key:
                   and all(_is_int(v) and v > 0 for v in value))
         elif self.type == "pair":
             ok = (isinstance(value, (list, tuple)) and len(value) == 2
-                  and all(_is_number(v) and _inside(v, self.interval) for v in value)
+                  and all(is_number(v) and _inside(v, self.interval) for v in value)
                   and value[0] <= value[1])
         else:
-            ok = _of_type(value, self.type) and (not _is_number(value)
+            ok = _of_type(value, self.type) and (not is_number(value)
                                                  or _inside(value, self.interval))
         return None if ok else f"{self.name}: {value!r} is not allowed; expected {self.allowed}"
 
@@ -70,7 +70,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """An int or a float, not a bool (which Python counts as an int)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -79,7 +80,7 @@ def _same(value: Any, choice: Any) -> bool:
 
 
 def _of_type(value: Any, kind: str) -> bool:
-    return {"int": _is_int, "float": _is_number, "bool": lambda v: isinstance(v, bool),
+    return {"int": _is_int, "float": is_number, "bool": lambda v: isinstance(v, bool),
             "str": lambda v: isinstance(v, str)}[kind](value)
 
 
