@@ -15,6 +15,7 @@ from contracts.registry import LAYOUTS, REPRESENTATIONS
 from .loudness import LOUDNESS
 
 PAD_POLICIES = ("pad", "tile")
+AUTO = "auto"
 PRESETS = {
     # PANNs (Kong et al., 2020): the front end of CNN6/10/14.
     "panns": {"sample_rate": 32000, "n_fft": 1024, "hop_length": 320, "n_mels": 64,
@@ -40,11 +41,18 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class CsvConfig:
-    path_column: str = "path"
-    label_column: str = "label"
-    separator: str | None = None  # multi-label cells, e.g. "," for FSD50K
-    vocabulary: str | None = None  # one label per line, or FSD50K's index,label,mid
-    # "auto": found by their usual names (sources.SPLIT_COLUMNS...); null: not used.
+    # "auto": found by their usual names and conventions (sources.USUAL_COLUMNS): the
+    # path in `path`, `filename`, `fname`...; the label in `label`, `category`, or FSD50K's
+    # `labels`, whose cells list several names separated by commas.
+    path_column: str = "auto"
+    label_column: str = "auto"
+    # Multi-label cells, e.g. "," for FSD50K; "auto": "," for a `labels` or `tags`
+    # column, single-label otherwise; null: single-label.
+    separator: str | None = "auto"
+    # One label per line, or FSD50K's index,label,mid; "auto": `vocabulary.csv` beside the
+    # CSV when there is one; null: none.
+    vocabulary: str | None = "auto"
+    # "auto": found by their usual names; null: not used.
     split_column: str | None = "auto"
     fold_column: str | None = "auto"
     group_column: str | None = "auto"
@@ -153,8 +161,10 @@ class DatasetConfig:
     csv: CsvConfig = field(default_factory=CsvConfig)
     sample_rate: int = 8000
     clip_seconds: float = 1.0
-    # Keep up to this many seconds when training crops `clip_seconds` at random.
-    max_seconds: float | None = None
+    # Keep up to this many seconds when training crops `clip_seconds` at random (and
+    # validation scores whole clips on windows); "auto": decided from the clips' durations
+    # at preparation (`data_prep.durations`); null: every clip cut to clip_seconds.
+    max_seconds: float | str | None = AUTO
     pad_policy: str = "pad"
     min_seconds: float = 0.05
     max_file_mb: float = 512.0
@@ -192,6 +202,9 @@ class DatasetConfig:
     @property
     def stored_samples(self) -> int:
         """Samples per clip kept in the shards (more than a model sees with `max_seconds`)."""
+        if self.max_seconds == AUTO:
+            raise ValueError("max_seconds: auto is decided at preparation "
+                             "(data_prep.durations.resolve_max_seconds)")
         seconds = max(self.max_seconds or 0.0, self.clip_seconds)
         return int(round(self.sample_rate * seconds))
 
@@ -227,7 +240,12 @@ class DatasetConfig:
                     "max_file_mb"):
             if not getattr(self, key) > 0:
                 raise ConfigError(f"{where}.{key}: must be positive, got {getattr(self, key)!r}")
-        if self.max_seconds is not None and self.max_seconds < self.clip_seconds:
+        if self.max_seconds == AUTO or self.max_seconds is None:
+            pass
+        elif isinstance(self.max_seconds, str) or isinstance(self.max_seconds, bool):
+            raise ConfigError(f"{where}.max_seconds: expected seconds, auto or null, got "
+                              f"{self.max_seconds!r}")
+        elif self.max_seconds < self.clip_seconds:
             raise ConfigError(f"{where}.max_seconds: {self.max_seconds} is below clip_seconds "
                               f"{self.clip_seconds}")
         if self.fmax is not None and not self.fmin < self.fmax <= self.sample_rate / 2:
@@ -286,6 +304,8 @@ def _build(cls: type, raw: Any, where: str) -> Any:
             values[name] = _build(default, value or {}, f"{where}.{name}")
         elif isinstance(value, list):
             values[name] = tuple(value)
+        elif name == "max_seconds":  # seconds, auto or null: checked in `_validate`
+            values[name] = value
         else:
             _check_type(value, known[name].default, f"{where}.{name}")
             values[name] = value

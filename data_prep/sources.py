@@ -18,6 +18,7 @@ with an optional test that recognises it (`layout: auto`); a new layout is one f
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,12 +57,19 @@ SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "va
 # names another; null turns one off).
 AUTO = "auto"
 USUAL_COLUMNS = {
+    "path_column": ("path", "filename", "fname", "file", "filepath", "file_path", "audio",
+                    "audio_path", "clip", "wav"),
+    "label_column": ("label", "labels", "category", "class", "class_name", "tags", "tag",
+                     "genre", "target"),
     "split_column": ("split", "set", "subset", "partition"),
     "fold_column": ("fold",),
     "group_column": ("speaker", "speaker_id", "client_id", "group", "subject", "session"),
 }
-ESC50 = CsvConfig(path_column="filename", label_column="category", fold_column="fold",
-                  audio_dir="../audio")
+# Label columns whose cells list several names (FSD50K's `labels`): "," separates them.
+MULTI_LABEL_COLUMNS = ("labels", "tags")
+VOCABULARY_FILE = "vocabulary.csv"  # FSD50K's, beside its dev.csv and eval.csv
+ESC50 = CsvConfig(path_column="filename", label_column="category", separator=None,
+                  vocabulary=None, fold_column="fold", audio_dir="../audio")
 
 
 def speaker_group(clip_id: str) -> str:
@@ -92,8 +100,11 @@ def list_source(config: DatasetConfig, source: Path) -> pd.DataFrame:
     origin = {"split": None, "folds": None, "groups": None, **clips.attrs.get("origin", {})}
     if origin["groups"] is None and (clips["group"] != clips["id"]).any():
         origin["groups"] = "the speaker in <speaker>_nohash_ file names"
+    multi_label = clips.attrs.get("multi_label", False) or bool(
+        (clips["labels"].str.len() > 1).any())
     clips = clips.reset_index(drop=True)
     clips.attrs["origin"] = origin
+    clips.attrs["multi_label"] = multi_label
     return clips
 
 
@@ -187,28 +198,66 @@ def _read_vocabulary(path: Path) -> list[str]:
     return lines
 
 
-def _find_columns(table: pd.DataFrame, options: CsvConfig) -> dict[str, str | None]:
-    """The split, fold and group columns: as given, or found by their usual names."""
-    by_name = {str(c).strip().lower(): c for c in table.columns}
+def resolve_csv(csv_path: Path, options: CsvConfig,
+                columns: list[str] | None = None) -> CsvConfig:
+    """`options` with every "auto" replaced by what the CSV's header and conventions say
+    (the columns by their usual names, the separator of a `labels` column, a
+    `vocabulary.csv` beside it); what the user gave is kept. `columns`: the header, when
+    already read. A column named but absent is an error naming it and the header."""
+    if columns is None:
+        columns = list(pd.read_csv(csv_path, dtype=str, nrows=0).columns)
+    by_name = {str(c).strip().lower(): c for c in columns}
     found = {}
     for key, usual in USUAL_COLUMNS.items():
         given = getattr(options, key)
-        found[key] = (next((by_name[n] for n in usual if n in by_name), None)
-                      if given == AUTO else given)
-    return found
+        if given != AUTO:
+            found[key] = given
+            continue
+        found[key] = next((by_name[n] for n in usual if n in by_name), None)
+        if found[key] is None and key in ("path_column", "label_column"):
+            raise ConfigError(f"{csv_path}: none of its columns {columns} is a usual name for "
+                              f"the {key.split('_')[0]} ({', '.join(usual[:4])}, ...); name "
+                              f"it with dataset.csv.{key}")
+    for key, column in found.items():
+        if column and column not in columns:
+            raise ConfigError(f"{csv_path}: no column {column!r} (dataset.csv.{key}); "
+                              f"its columns are {columns}")
+    separator = options.separator
+    if separator == AUTO:
+        multi = str(found["label_column"]).strip().lower() in MULTI_LABEL_COLUMNS
+        separator = "," if multi else None
+    vocabulary = options.vocabulary
+    if vocabulary == AUTO:
+        beside = csv_path.parent / VOCABULARY_FILE
+        vocabulary = VOCABULARY_FILE if beside.is_file() and beside != csv_path else None
+    return dataclasses.replace(options, **found, separator=separator, vocabulary=vocabulary)
+
+
+def is_multi_label_csv(csv_path: Path, options: CsvConfig) -> bool:
+    """Whether the CSV's clips carry several labels each, from its header and options."""
+    return bool(resolve_csv(csv_path, options).separator)
+
+
+def _audio_path(audio_dir: Path, clip: str) -> str:
+    """Where a listed clip is: as written or, for an id without an extension (FSD50K's
+    `fname` column holds numbers), with the first audio extension that exists."""
+    path = audio_dir / clip
+    if path.suffix.lower() in AUDIO_EXTENSIONS or path.exists():
+        return str(path)
+    for extension in (".wav", ".flac", ".ogg", ".mp3"):
+        if path.with_name(path.name + extension).exists():
+            return str(path.with_name(path.name + extension))
+    return str(path)
 
 
 def csv_manifest(csv_path: Path, options: CsvConfig) -> pd.DataFrame:
     """The clip table of a CSV; `attrs["origin"]` says which columns gave the split,
-    folds and groups."""
+    folds and groups, and `attrs["multi_label"]` whether its cells list several labels."""
     csv_path = csv_path.resolve()
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    found = _find_columns(table, options)
-    for key, column in {"path_column": options.path_column,
-                        "label_column": options.label_column, **found}.items():
-        if column and column not in table.columns:
-            raise ConfigError(f"{csv_path}: no column {column!r} (dataset.csv.{key}); "
-                              f"its columns are {list(table.columns)}")
+    options = resolve_csv(csv_path, options, list(table.columns))
+    found = {key: getattr(options, key)
+             for key in ("split_column", "fold_column", "group_column")}
     audio_dir = (csv_path.parent / options.audio_dir).resolve()
     if options.separator:
         labels = [[p.strip() for p in cell.split(options.separator) if p.strip()]
@@ -230,7 +279,7 @@ def csv_manifest(csv_path: Path, options: CsvConfig) -> pd.DataFrame:
     split_column, fold_column, group_column = (
         found["split_column"], found["fold_column"], found["group_column"])
     clips = pd.DataFrame({
-        "path": [str(audio_dir / p) for p in ids],
+        "path": [_audio_path(audio_dir, p) for p in ids],
         "id": ids,
         "labels": labels,
         "group": table[group_column].str.strip() if group_column else ids,
@@ -254,7 +303,11 @@ def csv_manifest(csv_path: Path, options: CsvConfig) -> pd.DataFrame:
         "split": where.format(split_column) if split_column else None,
         "folds": where.format(fold_column) if "fold" in clips else None,
         "groups": where.format(group_column) if group_column else None,
+        "labels": where.format(options.label_column)
+        + (f", names separated by {options.separator!r}" if options.separator else "")
+        + (f", vocabulary {options.vocabulary}" if options.vocabulary else ""),
     }
+    clips.attrs["multi_label"] = bool(options.separator)
     missing = [p for p in clips["path"] if not Path(p).exists()]
     if missing and len(missing) == len(clips):
         raise FileNotFoundError(f"{csv_path}: none of its {len(clips)} files exist under "

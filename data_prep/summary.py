@@ -75,11 +75,33 @@ def _proportions(counts: dict[str, int]) -> np.ndarray:
     return values / max(values.sum(), 1)
 
 
+def _lengths(manifest: Manifest) -> list[str]:
+    """What happens to clips longer than what a model reads."""
+    seen, kept = manifest.clip_samples, manifest.stored_samples
+    train = manifest.splits.get("train")
+    if not (seen and kept and manifest.sample_rate and train):
+        return []
+    read, keep = seen / manifest.sample_rate, kept / manifest.sample_rate
+    median = train["seconds_median"]
+    if kept > seen:
+        return [f"  clips run {median:.1f} s (train median) and models read {read:g} s: "
+                f"training crops {read:g} s at random from up to {keep:g} s kept; validation, "
+                f"test and prediction score whole clips on {read:g} s windows, "
+                + ("their maximum (multi-label: a tag holds where any window holds it)"
+                   if manifest.multi_label else "their mean")]
+    if median > 1.25 * read:
+        return [f"  clips run {median:.1f} s (train median) and each is cut to its centre "
+                f"{read:g} s (max_seconds: null); max_seconds: auto keeps them whole"]
+    return []
+
+
 def describe(manifest: Manifest) -> list[str]:
     """The summary's lines, warnings last."""
     origin = manifest.origin
     lines = [f"split: {origin.get('split') or 'unknown'}",
              f"groups: {origin.get('groups') or 'none (each clip its own)'}"]
+    if origin.get("labels"):
+        lines.append(f"labels: {origin['labels']}")
     counts, levels = manifest.counts, manifest.splits
     for split, per_class in counts.items():
         n = sum(per_class.values())
@@ -93,6 +115,7 @@ def describe(manifest: Manifest) -> list[str]:
             line += (f", level {s['level_db']:.1f} dBFS, {s['seconds_min']:.2f}/"
                      f"{s['seconds_median']:.2f}/{s['seconds_max']:.2f} s min/median/max")
         lines.append(line)
+    lines += _lengths(manifest)
     if manifest.copies:
         augment = manifest.params["augment"]
         lines.append(f"  train + {manifest.copies} copies of each clip (pitch "

@@ -13,6 +13,7 @@ import yaml
 from contracts.registry import Registry
 from contracts.shards import layer_names
 from data_prep.config import PRESETS, ConfigError, DatasetConfig, dotted_keys, with_dotted
+from data_prep.sources import detect_layout, is_multi_label_csv
 from trainables import loop, models
 from trainables.data import DATA_PREFIX, variant_key
 from trainables.keys import Schema
@@ -325,10 +326,22 @@ def _start_from(raw: Any, space: SearchSpace, model: str) -> list[dict[str, Any]
 
 
 def multi_label(dataset: DatasetConfig) -> bool:
-    """Whether the dataset's clips carry several labels each, known before preparation."""
+    """Whether the dataset's clips carry several labels each, known before preparation
+    (from a CSV's header: FSD50K's `labels` column lists several)."""
     if dataset.source == "synthetic":
         return dataset.synthetic.multi_label
-    return bool(dataset.csv.separator)
+    source = Path(dataset.source).expanduser()
+    layout = dataset.layout if dataset.layout != "auto" else detect_layout(source)
+    return layout == "csv" and source.is_file() and is_multi_label_csv(source, dataset.csv)
+
+
+def check_dataset(spec: Spec) -> None:
+    """What depends on the dataset, checked again once `--data` has replaced it: the
+    metric and the loss fit its kind of labels."""
+    _check_objectives(spec.objectives, spec.dataset)
+    _check_loss(spec.space, spec.dataset)
+    if spec.scheduler.get("metric"):
+        _check_metric(spec.scheduler["metric"], spec.dataset, "scheduler.metric")
 
 
 def _local_file(value: Any, where: str) -> str:

@@ -132,12 +132,63 @@ def test_multilabel_csv_with_vocabulary(ray_local, tmp_path):
     assert manifest.counts["train"]["Speech"] == int(y[:, 2].sum())
 
 
+def test_a_labels_column_is_found_as_fsd50k_writes_it_without_options(ray_local, tmp_path):
+    """`fname,labels,split` with comma-separated names, `fname` without its extension, and
+    a `vocabulary.csv` beside the CSV: multi-label, every convention found by itself."""
+    names = ["Bark", "Music", "Speech"]
+    rows = []
+    for i in range(18):
+        write(tmp_path / f"{i}.wav", tone(200 + 40 * i, 0.3))
+        rows.append({"fname": str(i), "labels": ",".join(names[: 1 + i % 3]),
+                     "split": ["train", "train", "val", "train"][i % 4] if i < 15 else "test"})
+    pd.DataFrame(rows).to_csv(tmp_path / "dev.csv", index=False)
+    (tmp_path / "vocabulary.csv").write_text("0,Bark,/m/05tny_\n1,Speech,/m/09x0r\n"
+                                             "2,Music,/m/04rlf\n")
+    clips = list_clips(config(tmp_path / "dev.csv", min_seconds=0.1), tmp_path / "dev.csv")
+    assert clips.attrs["multi_label"]
+    assert clips["labels"].iloc[2] == ["Bark", "Music", "Speech"]
+    assert clips["path"].iloc[0].endswith("0.wav")
+    assert "'labels'" in clips.attrs["origin"]["labels"]
+    assert "vocabulary.csv" in clips.attrs["origin"]["labels"]
+    # The vocabulary found beside it is used: a label outside it is an error naming it.
+    rows[4]["labels"] = "Bark,Dog"
+    pd.DataFrame(rows).to_csv(tmp_path / "dev.csv", index=False)
+    with pytest.raises(ValueError, match=r"row 6: label 'Dog' is not in the vocabulary"):
+        list_clips(config(tmp_path / "dev.csv"), tmp_path / "dev.csv")
+    # Explicit keys still win: the same column read as one label per clip.
+    single = list_clips(config(tmp_path / "dev.csv", csv={"separator": None,
+                                                          "vocabulary": None}),
+                        tmp_path / "dev.csv")
+    assert not single.attrs["multi_label"] and single["labels"].iloc[4] == ["Bark,Dog"]
+
+
+def test_a_search_spec_knows_a_labels_csv_is_multi_label_before_preparing(tmp_path):
+    from search.spec import check_dataset, load_spec, multi_label
+
+    pd.DataFrame({"path": ["a.wav"], "labels": ["x,y"], "split": ["train"]}).to_csv(
+        tmp_path / "tags.csv", index=False)
+    pd.DataFrame({"filename": ["a.wav"], "category": ["x"]}).to_csv(tmp_path / "one.csv",
+                                                                    index=False)
+    assert multi_label(config(tmp_path / "tags.csv"))
+    assert not multi_label(config(tmp_path / "one.csv"))
+    spec = load_spec("spaces/cnn2d.yaml")
+    spec.dataset = spec.dataset.replace(source=str(tmp_path / "tags.csv"))
+    with pytest.raises(ConfigError, match="'val_accuracy' is not reported for this multi-label"):
+        check_dataset(spec)
+
+
 def test_csv_errors_name_the_file_row_and_column(tmp_path):
     write(tmp_path / "a.wav", tone(300))
+    pd.DataFrame({"where": ["a.wav", "a.wav"], "label": ["x", "Dog"]}).to_csv(
+        tmp_path / "w.csv", index=False)
+    with pytest.raises(ConfigError, match=r"w\.csv: none of its columns \['where', 'label'\] "
+                                          r"is a usual name for the path .*dataset\.csv\.path_c"):
+        list_clips(config(tmp_path / "w.csv"), tmp_path / "w.csv")
+    with pytest.raises(ConfigError, match=r"w\.csv: no column 'path' \(dataset\.csv\.path_col"):
+        list_clips(config(tmp_path / "w.csv", csv={"path_column": "path"}),
+                   tmp_path / "w.csv")
     pd.DataFrame({"file": ["a.wav", "a.wav"], "label": ["x", "Dog"]}).to_csv(
         tmp_path / "m.csv", index=False)
-    with pytest.raises(ConfigError, match=r"m\.csv: no column 'path' \(dataset\.csv\.path_col"):
-        list_clips(config(tmp_path / "m.csv"), tmp_path / "m.csv")
     (tmp_path / "vocab.txt").write_text("x\ny\n")
     with pytest.raises(ValueError, match=r"m\.csv, row 3: label 'Dog' is not in the vocabulary"):
         list_clips(config(tmp_path / "m.csv", csv={"path_column": "file",
@@ -270,6 +321,33 @@ def test_max_seconds_keeps_more_than_a_model_sees(ray_local, tmp_path):
     prepared = prepare(config(root, max_seconds=1.5), tmp_path / "cache")
     assert prepared.manifest.shapes["waveform"] == [12000]
     assert prepared.manifest.clip_samples == 4000
+
+
+def test_clips_longer_than_the_space_reads_are_kept_whole_by_default(ray_local, tmp_path):
+    """3 s clips under a 0.5 s space: kept up to their length (auto), the summary says
+    what training and scoring will do; `max_seconds: null` cuts them and says so."""
+    from data_prep.summary import describe
+
+    root = tmp_path / "data"
+    for label, freq in (("a", 300), ("b", 900)):
+        for i in range(4):
+            write(root / label / f"{i}.wav", tone(freq + 10 * i, 3.0))
+    prepared = prepare(config(root), tmp_path / "cache")
+    assert prepared.manifest.params["max_seconds"] == 3.0
+    assert prepared.manifest.stored_samples == 3 * RATE
+    assert prepared.manifest.clip_samples == RATE // 2
+    lines = "\n".join(describe(prepared.manifest))
+    assert "training crops 0.5 s at random from up to 3 s kept" in lines
+    assert "score whole clips on 0.5 s windows" in lines
+    cut = prepare(config(root, max_seconds=None), tmp_path / "cache")
+    assert cut.manifest.stored_samples == RATE // 2
+    assert "cut to its centre 0.5 s (max_seconds: null)" in "\n".join(describe(cut.manifest))
+    # Clips about as long as the space reads are cut as before.
+    short = tmp_path / "short"
+    for label in ("a", "b"):
+        for i in range(3):
+            write(short / label / f"{i}.wav", tone(400, 0.55))
+    assert prepare(config(short), tmp_path / "cache").manifest.params["max_seconds"] is None
 
 
 def test_shared_speech_commands_small(ray_local, tmp_path, shared_data):
