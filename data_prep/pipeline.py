@@ -7,6 +7,7 @@ temporary folder renamed into place when complete, so an interrupted run leaves 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from . import representations, summary, synthetic
 from .atomic import building
 from .config import CsvConfig, DataError, DatasetConfig
 from .decode import Rejected, load_mono
+from .durations import resolve_max_seconds
 from .fingerprint import fingerprint
 from .kernels import warm_kernels
 from .progress import clip_progress
@@ -165,6 +167,7 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
     started = time.perf_counter()
     source, config = resolve_source(config, cache_root)
     clips = list_clips(config, source)
+    config = resolve_max_seconds(config, clips["path"])
     params = {k: v for k, v in config.to_dict().items()
               if k not in ("source", "synthetic", "embed")}
     fp = fingerprint(clips, params)
@@ -174,7 +177,7 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
 
     label_names = sorted({n for names in clips["labels"] for n in names})
     label_index = {name: i for i, name in enumerate(label_names)}
-    multi_label = bool(config.csv.separator) or bool((clips["labels"].str.len() > 1).any())
+    multi_label = clips.attrs["multi_label"]
     column = config.representation
 
     if representations.entry(config).numba_kernels:
@@ -182,6 +185,8 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
     with building(target) as tmp:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours counts clips, theirs blocks
+        # ... and Ray Data warns that they are off, once, in its own words: not the user's.
+        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         # With its per-operator reservation, Ray Data runs about one task at a time on a
         # small machine (measured: 1050 vs 1650 clips/s on 2 CPUs, bench/RESULTS.md).
         context.op_resource_reservation_enabled = False

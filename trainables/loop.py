@@ -25,7 +25,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import augment, averaging, data, inputs, losses, models, pretrained, sampling, schedules
+from . import (
+    augment,
+    averaging,
+    data,
+    inputs,
+    losses,
+    models,
+    pretrained,
+    sampling,
+    schedules,
+    windows,
+)
 from .augment import Augmenter, random_crop
 from .averaging import weight_average
 from .data import TrialData
@@ -74,7 +85,8 @@ def schema(model: str) -> Schema:
     """Every key a trial of `model` reads: the loop's and its parts', and the model's,
     with the rules between the model's keys."""
     return Schema((*KEYS, *schedules.KEYS, *losses.KEYS, *sampling.KEYS, *augment.KEYS,
-                   *averaging.KEYS, *data.KEYS, *inputs.KEYS, *models.keys(model)),
+                   *averaging.KEYS, *data.KEYS, *inputs.KEYS, *windows.KEYS,
+                   *models.keys(model)),
                   models.constraints(model))
 
 
@@ -106,17 +118,38 @@ def data_device(device: torch.device, *arrays: np.ndarray) -> torch.device:
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor | Inputs, batch_size: int,
-            device: torch.device | None = None) -> torch.Tensor:
-    """Logits for every row of `x`, in batches, as float32 on the CPU."""
+            device: torch.device | None = None, window: int | None = None,
+            pooling: str = "mean") -> torch.Tensor:
+    """Logits for every row of `x`, in batches, as float32 on the CPU; rows longer than
+    `window` are scored on windows tiling them, pooled (see `windows`)."""
     model.eval()
     device = device or next(model.parameters()).device
-    outputs = [model(x[i : i + batch_size].to(device, non_blocking=True)).float().cpu()
-               for i in range(0, len(x), batch_size)]
+    count = len(windows.starts(x[:1].shape[-1], window)) if window and len(x) else 1
+    step = max(1, batch_size // count)  # a batch of windows as large as one of clips
+    outputs = [windows.pooled_logits(model, x[i : i + step].to(device, non_blocking=True),
+                                     window, pooling).float().cpu()
+               for i in range(0, len(x), step)]
     return torch.cat(outputs)
 
 
 def probabilities(logits: torch.Tensor, multi_label: bool) -> np.ndarray:
     return (torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=1)).numpy()
+
+
+def probe(config: Mapping[str, Any], data: TrialData) -> dict[str, Any]:
+    """What one epoch of `config` costs on `data` here: the first report of a trial whose
+    first steps are timed and then stopped (`projected_epoch_s`, or on data too small to
+    project, the whole epoch's `train_time_s`), with its `macs` and `epoch_clips`. Batches
+    stream from the mapped shards: no copy of the data is made."""
+    reports: list[dict[str, Any]] = []
+    fit({**config, "max_epochs": 1, "max_epoch_seconds": 1e-9, "streaming": True}, data,
+        lambda metrics, state: reports.append(metrics))
+    return reports[0]
+
+
+def epoch_seconds(metrics: Mapping[str, Any]) -> float:
+    """An epoch's training seconds, from its report: the projection of a stopped one."""
+    return metrics.get("projected_epoch_s") or metrics["train_time_s"]
 
 
 def fit(
@@ -144,7 +177,9 @@ def fit(
     stream = inputs.streams(config, data.x_train.nbytes + data.x_val.nbytes)
     store = device if stream else data_device(device, data.x_train, data.x_val)
     x_train = Inputs(data.x_train, data.normalisation, store, stream)
-    x_val = Inputs(data.x_val, data.normalisation, store, stream, crop=data.crop_length)
+    # Validation scores whole clips, on windows of what training crops.
+    x_val = Inputs(data.x_val, data.normalisation, store, stream)
+    pooling = windows.pooling(config, data.multi_label)
     multi = data.multi_label
     classes = data.num_classes
 
@@ -232,7 +267,7 @@ def fit(
 
         infer_started = time.perf_counter()
         logits = predict(scored_model, x_val.head(8 * batch_size) if too_slow else x_val,
-                         4 * batch_size, device)
+                         4 * batch_size, device, data.crop_length, pooling)
         infer_ms = 1000 * (time.perf_counter() - infer_started) / max(len(logits), 1)
         val_loss = loss_fn(logits.to(device), val_targets[scored].to(device)).item()
         metrics: dict[str, Any] = {
@@ -245,6 +280,7 @@ def fit(
             "macs": macs,
             "epoch_time_s": time.perf_counter() - started,
             "train_time_s": train_time,
+            "epoch_clips": len(order),
             "infer_ms_per_clip": infer_ms,
         }
         if projected is not None:

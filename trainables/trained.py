@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import models
+from . import models, windows
 from .augment import centre_crop
 from .checkpoints import read_state
 from .data import normalise
@@ -35,13 +35,18 @@ class TrainedModel:
     def label_names(self) -> list[str]:
         return self.state["label_names"]
 
-    def inputs(self, x: np.ndarray) -> torch.Tensor:
-        """Raw shard-format arrays (n, ...) as the model saw them in training."""
+    def inputs(self, x: np.ndarray, crop: bool = True) -> torch.Tensor:
+        """Raw shard-format arrays (n, ...) scaled as the model saw them in training, and
+        with `crop`, their centre at the length it read."""
         tensor = torch.from_numpy(normalise(x, self.state["normalisation"]))
         length = self.state["input_shape"][-1]
-        return tensor if tensor.shape[-1] == length else centre_crop(tensor, length)
+        return tensor if not crop or tensor.shape[-1] == length else centre_crop(tensor, length)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Class (or label) probabilities for raw shard-format arrays (n, ...)."""
-        logits = predict(self.model, self.inputs(x), 64, torch.device("cpu"))
-        return probabilities(logits, self.state.get("multi_label", False))
+        """Class (or label) probabilities for raw shard-format arrays (n, ...): a clip
+        longer than the model's input is scored whole, on windows (as in validation)."""
+        multi = self.state.get("multi_label", False)
+        logits = predict(self.model, self.inputs(x, crop=False), 64, torch.device("cpu"),
+                         self.state["input_shape"][-1],
+                         windows.pooling(self.state["config"], multi))
+        return probabilities(logits, multi)
