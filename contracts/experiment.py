@@ -59,6 +59,8 @@ class ExperimentInfo:
     objectives: list[tuple[str, str]] = field(default_factory=list)  # (metric, mode) each
     search_seconds: float | None = None
     environment: dict[str, str] = field(default_factory=dict)  # `current_environment()`
+    # What the search lowered to afford its configs: `epoch_fraction`, and why.
+    fidelity: dict[str, Any] = field(default_factory=dict)
     version: int = VERSION
 
     def __post_init__(self) -> None:

@@ -13,6 +13,10 @@ from typing import Any
 
 from ray.tune import Callback
 
+from trainables.loop import TOO_SLOW
+
+from .study import STOPPED
+
 REFRESH_S = 0.5
 LOG_EVERY_S = 30.0  # in a log, a status line at least this often while nothing improves
 
@@ -45,7 +49,7 @@ class SearchConsole(Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         result = trial.last_result or {}
-        reason = result.get("stop_reason") or "stopped by the scheduler"
+        reason = result.get("stop_reason") or STOPPED
         self._finished(trial, reason)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
@@ -78,9 +82,11 @@ class SearchConsole(Callback):
 
     def status(self, trial_count: int | None) -> str:
         elapsed = time.time() - self.started
-        stopped = sum(1 for r in self.ended.values() if "scheduler" in r or "too_slow" in r)
-        parts = [f"[{elapsed:4.0f}s] {len(self.ended)}/{self.total} done ({stopped} stopped "
-                 "early)"]
+        # A too-slow trial does not count against the total (the searcher draws another).
+        slow = sum(1 for r in self.ended.values() if r.startswith(TOO_SLOW))
+        stopped = sum(1 for r in self.ended.values() if r == STOPPED)
+        parts = [f"[{elapsed:4.0f}s] {len(self.ended) - slow}/{self.total} done ({stopped} "
+                 "stopped early" + (f", {slow} too slow" if slow else "") + ")"]
         if trial_count is not None:
             parts.append(f"{trial_count} running")
         if self.best:

@@ -149,6 +149,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             "params": last.get("params"),
             "macs": last.get("macs"),
             "projected_epoch_s": last.get("projected_epoch_s", math.nan),
+            "epoch_clips": last.get("epoch_clips"),  # fewer than train's at a lower fidelity
             "train_seconds": sum(r.get("epoch_time_s", 0.0) for r in results),
             "infer_ms_per_clip": last.get("infer_ms_per_clip", math.nan),
             "node": last.get("node", ""),

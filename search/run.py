@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fcntl
 import logging
 import os
@@ -24,15 +25,18 @@ from trainables.pretrained import PretrainedError
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 from . import leaderboard
+from .fidelity import FIDELITY_KEY, CostModel, Fidelity
+from .fidelity import plan as plan_fidelity
 from .ports import free_port
-from .spec import Spec, load_spec
+from .spec import Spec, check_dataset, load_spec
 from .storage import ExperimentStore
 from .strategies import searcher_name
-from .study import STUDY_FILE, close_unfinished_trials, warm_start
+from .study import STUDY_FILE, close_unfinished_trials, configs_not_started, warm_start
 
 # A user's mistake: printed as one line, exit 2, no traceback.
 INPUT_ERRORS = (ConfigError, FileNotFoundError, PretrainedError)
 DASHBOARD_PORT = 8265  # Ray's own default; the next free one when it is taken
+RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
 
 
 class SearchIncomplete(Exception):
@@ -98,6 +102,7 @@ def apply_overrides(spec: Spec, args: argparse.Namespace) -> Spec:
             raise ConfigError(f"--data {args.data}: no such file or folder; give a folder of "
                               "class folders or a CSV of paths and labels")
         spec.dataset = spec.dataset.replace(source=str(source), layout="auto")
+        check_dataset(spec)
     if args.warm_start and not (args.warm_start / STUDY_FILE).exists():
         raise ConfigError(f"--warm-start {args.warm_start}: no {STUDY_FILE} there; give the "
                           "folder of an earlier search, such as results/cnn1d")
@@ -163,6 +168,8 @@ def start_ray(address: str | None, dashboard_host: str = "127.0.0.1",
     if ray.is_initialized():
         return
     quiet = {} if verbose else {"logging_level": logging.WARNING, "log_to_driver": False}
+    if not verbose:  # the product says where the token is, in its own words, below
+        logging.getLogger(RAY_TOKEN_LOGGER).setLevel(logging.ERROR)
     if address:
         context = ray.init(address=address, **quiet)
     else:
@@ -248,6 +255,14 @@ def changed_environment(experiment_dir: Path, now: dict[str, str]) -> str:
                      if before.get(name, version) != version)
 
 
+def earlier_fidelity(experiment_dir: Path) -> Fidelity | None:
+    """The fidelity an interrupted search chose, which its resumed trials keep."""
+    if not (experiment_dir / EXPERIMENT_FILE).exists():
+        return None
+    chosen = read_info(experiment_dir).fidelity
+    return Fidelity(**chosen) if chosen else None
+
+
 def run(
     spec: Spec,
     results: Path,
@@ -285,10 +300,20 @@ def run(
     shard_dirs = prepare_variants(spec, results)
 
     resuming = tune.Tuner.can_restore(store.uri)
+    cost = CostModel.from_shards(shard_dirs)
+    fidelity = earlier_fidelity(store.local) if resuming else None
+    if fidelity is None:
+        fidelity = plan_fidelity(spec.space.with_fixed(spec.fixed_config), spec.start_from,
+                                 cost, shard_dirs, spec.epoch_seconds_limit,
+                                 max(1, int(spec.resources["cpu"])))
+    if fidelity.epoch_fraction < 1:
+        spec.space.fixed[FIDELITY_KEY] = fidelity.epoch_fraction
+    print(fidelity.describe())
     info = ExperimentInfo(metric=spec.metric, mode=spec.mode, max_epochs=spec.max_epochs,
                           model=spec.model, shards=shard_dirs, spec=spec.raw,
                           objectives=spec.objectives,
-                          environment=current_environment())
+                          environment=current_environment(),
+                          fidelity=dataclasses.asdict(fidelity))
     if resuming and (changed := changed_environment(store.local, info.environment)):
         print(f"warning: resuming on another machine type or library versions than the "
               f"search began with ({changed}): trials before and after may not compare")
@@ -301,7 +326,7 @@ def run(
           f" {spec.max_epochs} epochs each -> {store.uri}")
     started = time.perf_counter()
     tuner = make_tuner(spec, make_trainable(spec, shard_dirs), store, concurrent, searcher_seed,
-                       restore=resuming, verbose=verbose)
+                       restore=resuming, verbose=verbose, cost=cost)
     if warm_start_from and not resuming:
         told, skipped = warm_start(store.local, warm_start_from, spec.space, warm_start_top)
         print(f"Warm start: the searcher knows {told} trials of {warm_start_from}"
@@ -319,6 +344,9 @@ def run(
     board = leaderboard.read(path)
     verb = "stopped" if unfinished or interrupted else "finished"
     print(f"\nSearch {verb} after {time.perf_counter() - started:.0f}s. Leaderboard: {path}")
+    if skipped := configs_not_started(experiment_dir):
+        print(f"{skipped} configs predicted over max_epoch_seconds "
+              f"{spec.epoch_seconds_limit:g} were not started (the study records them)")
     try:
         from .report import write as write_report
 

@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,9 @@ from optuna.trial import TrialState
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from trainables.loop import TOO_SLOW
+from trainables.loop import TOO_SLOW, epoch_seconds
 
+from .fidelity import SKIP_FACTOR, CostModel
 from .space import SearchSpace
 
 STUDY_FILE = "optuna.journal"
@@ -54,6 +56,7 @@ BUDGET_SLACK_S = 2.0  # a trial ending this close to the deadline was cut by it
 # seeds against 130), or failing that drawn again: first from the searcher's model of the
 # good configs (`strategies.redraw`), then at random, before a repeat is accepted.
 GOOD_REDRAWS, REDRAWS = 5, 15
+MAX_SKIPS = 20  # configs predicted too slow in a row before one is started anyway
 STUDY_NAME = "search"
 TUNE_ID = "tune_trial_id"  # the user attribute that ties an Optuna trial to a Tune trial
 OBJECTIVE_EPOCHS = "objective_epochs"  # with several objectives: each epoch's values
@@ -82,6 +85,14 @@ def trial_records(experiment_dir: Path) -> dict[str, dict[str, Any]]:
     study = load_study(experiment_dir)
     return {t.user_attrs[TUNE_ID]: {"state": t.state.name, **t.user_attrs}
             for t in study.get_trials(deepcopy=False) if TUNE_ID in t.user_attrs}
+
+
+def configs_not_started(experiment_dir: Path) -> int:
+    """How many configs the searcher predicted too slow and did not start."""
+    if not (Path(experiment_dir) / STUDY_FILE).exists():
+        return 0
+    return sum("predicted_epoch_s" in t.user_attrs and TUNE_ID not in t.user_attrs
+               for t in load_study(experiment_dir).get_trials(deepcopy=False))
 
 
 def close_unfinished_trials(experiment_dir: Path, known: set[str]) -> int:
@@ -150,8 +161,17 @@ class StudySearcher(OptunaSearch):
                  points_to_evaluate: list[dict[str, Any]] | None = None,
                  time_budget_s: float | None = None, first_rung: float = 1,
                  time_attr: str = "training_iteration",
-                 redraw: Callable[[int], optuna.samplers.BaseSampler] | None = None):
+                 redraw: Callable[[int], optuna.samplers.BaseSampler] | None = None,
+                 num_samples: int | None = None, too_slow_allowance: int | None = None,
+                 cost: CostModel | None = None, epoch_limit: float | None = None):
         self._budget = time_budget_s
+        # Trials that count: a too-slow one does not use up num_samples (up to the
+        # allowance of them, num_samples by default), and a config the cost model
+        # predicts well over `epoch_limit` is not started.
+        self._num_samples = num_samples
+        self._allowance = num_samples if too_slow_allowance is None else too_slow_allowance
+        self._cost, self._epoch_limit = cost, epoch_limit
+        self._costed: set[str] = set()  # trials whose first epoch the cost model has seen
         self._redraw = redraw or optuna.samplers.RandomSampler
         self._deadline: float | None = None  # set at the first suggestion
         self._first_rung, self._time_attr = first_rung, time_attr
@@ -165,7 +185,9 @@ class StudySearcher(OptunaSearch):
                          storage=study_storage(Path(experiment_dir)), study_name=STUDY_NAME,
                          points_to_evaluate=points_to_evaluate)
         if self._ot_study.metric_names is None:  # the dashboard's and the report's labels
-            self._ot_study.set_metric_names(metric if isinstance(metric, list) else [metric])
+            with warnings.catch_warnings():  # experimental since Optuna 3.2, and used as is
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self._ot_study.set_metric_names(metric if isinstance(metric, list) else [metric])
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if self._budget and self._deadline is None:
@@ -174,6 +196,45 @@ class StudySearcher(OptunaSearch):
             needed = float(np.median(list(self._rung_seconds.values())))
             if time.time() + needed > self._deadline:
                 return Searcher.FINISHED  # it could not reach the first rung in time
+        if self._num_samples is not None and self._enough_trials():
+            # Not yet finished while a running trial may still turn out too slow.
+            return None if self._running() else Searcher.FINISHED
+        for skipped in range(MAX_SKIPS + 1):
+            config = self._draw(trial_id)
+            predicted = self._predicted_epoch_s(config)
+            if predicted is None or skipped == MAX_SKIPS:
+                break
+            self._skip(trial_id, predicted)
+        self._ot_trials[trial_id].set_user_attr(TUNE_ID, trial_id)
+        return config
+
+    def _enough_trials(self) -> bool:
+        given = [t for t in self._ot_study.get_trials(deepcopy=False) if TUNE_ID in t.user_attrs]
+        too_slow = sum(t.user_attrs.get("status") == TOO_SLOW for t in given)
+        return len(given) - too_slow >= self._num_samples or too_slow >= self._allowance
+
+    def _running(self) -> bool:
+        return any(tid not in self._completed_trials for tid in self._ot_trials)
+
+    def _predicted_epoch_s(self, config: dict[str, Any]) -> float | None:
+        """The config's predicted epoch, when it is well over the cap; None otherwise."""
+        if self._cost is None or not self._epoch_limit:
+            return None
+        predicted = self._cost.predicted_epoch_s(config)
+        too_slow = predicted is not None and predicted > SKIP_FACTOR * self._epoch_limit
+        return predicted if too_slow else None
+
+    def _skip(self, trial_id: str, predicted: float) -> None:
+        """Tell the study a config is too slow without training it (TPE moves away)."""
+        ot_trial = self._ot_trials.pop(trial_id)
+        ot_trial.set_user_attr("status", TOO_SLOW)
+        ot_trial.set_user_attr("stop_reason", f"{TOO_SLOW}: predicted {predicted:.1f}s per "
+                               f"epoch > max_epoch_seconds {self._epoch_limit:g}; not started")
+        ot_trial.set_user_attr("predicted_epoch_s", predicted)
+        self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+
+    def _draw(self, trial_id: str) -> dict[str, Any]:
+        """A config from the sampler, never one already trained."""
         sampler = self._ot_study.sampler
         try:
             for retry in range(REDRAWS + 1):
@@ -196,7 +257,6 @@ class StudySearcher(OptunaSearch):
                     else optuna.samplers.RandomSampler(ot_trial.number))
         finally:
             self._ot_study.sampler = sampler
-        ot_trial.set_user_attr(TUNE_ID, trial_id)
         return config
 
     def _untried_neighbour(self, seed: int) -> dict[str, Any] | None:
@@ -241,6 +301,10 @@ class StudySearcher(OptunaSearch):
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         super().on_trial_result(trial_id, result)
+        if self._cost is not None and trial_id not in self._costed and "macs" in result:
+            self._costed.add(trial_id)
+            self._cost.observe(result["macs"], epoch_seconds(result),
+                               result.get("epoch_clips", 0))
         if self._objectives and trial_id in self._ot_trials:
             self._record_epoch(self._ot_trials[trial_id], result)
         if trial_id not in self._rung_seconds and \

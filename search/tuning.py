@@ -10,6 +10,7 @@ from ray.tune.schedulers import TrialScheduler
 from trainables.tune_trainable import train
 
 from .console import SearchConsole
+from .fidelity import CostModel
 from .spec import Spec
 from .storage import ExperimentStore
 from .strategies import EPOCHS, SCHEDULERS, SEARCHERS, grace_period, redraw
@@ -21,7 +22,8 @@ def trial_dirname(trial: tune.experiment.Trial) -> str:
     return trial.trial_id
 
 
-def make_searcher(spec: Spec, seed: int, experiment_dir: Path) -> StudySearcher:
+def make_searcher(spec: Spec, seed: int, experiment_dir: Path,
+                  cost: CostModel | None = None) -> StudySearcher:
     options = spec.searcher
     sampler = SEARCHERS.get(options["type"]).make(options, seed, spec)
     space = spec.space.with_fixed(spec.fixed_config)
@@ -32,7 +34,10 @@ def make_searcher(spec: Spec, seed: int, experiment_dir: Path) -> StudySearcher:
                          points_to_evaluate=spec.start_from, time_budget_s=spec.time_budget_s,
                          first_rung=grace_period(spec),
                          time_attr=spec.scheduler.get("time_attr", EPOCHS),
-                         redraw=redraw(options, spec))
+                         redraw=redraw(options, spec), num_samples=spec.num_samples,
+                         # a grid runs each of its configs once: none is drawn again
+                         too_slow_allowance=0 if options["type"] == "grid" else None,
+                         cost=cost, epoch_limit=spec.epoch_seconds_limit)
 
 
 def make_scheduler(spec: Spec) -> TrialScheduler:
@@ -48,7 +53,7 @@ def make_trainable(spec: Spec, shard_dirs: dict[str, str]):
 
 def make_tuner(
     spec: Spec, trainable, store: ExperimentStore, max_concurrent: int, seed: int,
-    restore: bool, verbose: bool = False,
+    restore: bool, verbose: bool = False, cost: CostModel | None = None,
 ) -> tune.Tuner:
     """A new Tuner, or with `restore` the experiment's own from `store`: finished trials are
     kept, unfinished ones resume from their checkpoints, and the searcher's history
@@ -62,9 +67,9 @@ def make_tuner(
         tune_config=tune.TuneConfig(
             metric=spec.metric,
             mode=spec.mode,
-            search_alg=make_searcher(spec, seed, store.local),
+            search_alg=make_searcher(spec, seed, store.local, cost),
             scheduler=make_scheduler(spec),
-            num_samples=spec.num_samples,
+            num_samples=-1,  # the searcher counts its trials: too-slow ones do not count
             max_concurrent_trials=max_concurrent,
             time_budget_s=spec.time_budget_s,
             reuse_actors=True,

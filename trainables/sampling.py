@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -12,6 +14,9 @@ KEYS = (
         "class equally likely", choices=("shuffle", "balanced")),
     Key("oversample_to", "int", None, "repeat each class up to this many clips per epoch",
         interval="[1, 10000000]", nullable=True),
+    Key("epoch_fraction", "float", 1.0, "share of the epoch's draws an epoch trains on (a "
+        "new draw each epoch): the data fidelity a search lowers when its configs cost more "
+        "than max_epoch_seconds", interval="(0, 1]"),
 )
 
 
@@ -50,14 +55,20 @@ def epoch_rows(y: np.ndarray, versions: np.ndarray | None, config: dict,
                g: torch.Generator) -> torch.Tensor:
     """Rows of one epoch. With offline copies (`versions`: 0 for a recording, k for its k-th
     copy, a clip's rows adjacent) each clip is visited as `epoch_order` says, as one version
-    drawn at random: epochs keep their length and their cost whatever the copies."""
+    drawn at random: epochs keep their length and their cost whatever the copies. With
+    `epoch_fraction` below 1, the epoch is the first share of that order (another subset
+    each epoch, in the same proportions as a whole epoch's draws)."""
     if versions is None:
-        return epoch_order(y, config, g)
-    starts = np.flatnonzero(versions == 0)
-    counts = torch.from_numpy(np.diff(np.append(starts, len(versions))))
-    order = epoch_order(y[starts], config, g)
-    offsets = (torch.rand(len(order), generator=g, dtype=torch.float64) * counts[order]).long()
-    return torch.from_numpy(starts)[order] + offsets
+        rows = epoch_order(y, config, g)
+    else:
+        starts = np.flatnonzero(versions == 0)
+        counts = torch.from_numpy(np.diff(np.append(starts, len(versions))))
+        order = epoch_order(y[starts], config, g)
+        offsets = (torch.rand(len(order), generator=g, dtype=torch.float64)
+                   * counts[order]).long()
+        rows = torch.from_numpy(starts)[order] + offsets
+    fraction = config.get("epoch_fraction", 1.0)
+    return rows if fraction >= 1 else rows[: max(2, math.ceil(fraction * len(rows)))]
 
 
 def _sampling_labels(y: np.ndarray) -> np.ndarray:
