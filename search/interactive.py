@@ -4,6 +4,7 @@ page with plotly.js itself (no CDN: the report opens offline)."""
 from __future__ import annotations
 
 import html
+import warnings
 from pathlib import Path
 
 import optuna
@@ -11,6 +12,18 @@ from optuna.trial import TrialState
 
 from .study import load_study
 
+# What `param_importances` computes: Optuna 5's default evaluator.
+IMPORTANCE_METHOD = "PED-ANOVA"
+
+
+def param_importances(study, target=None) -> dict[str, float]:
+    """Optuna's importance of each key (PED-ANOVA) for reaching good values; with
+    `target`, for low values of it (the caller gives the sign: Optuna's warning that it
+    ranks by low values is then said on purpose, and filtered here alone)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*computes the importances of params to "
+                                "achieve low `target` values", category=UserWarning)
+        return optuna.importance.get_param_importances(study, target=target)
 
 def sections(experiment_dir: Path, metric: str) -> str:
     """HTML of the parallel coordinates, the contour of the two most important keys and,
@@ -27,9 +40,7 @@ def sections(experiment_dir: Path, metric: str) -> str:
     # Importance of reaching a good value: Optuna's evaluator ranks keys by low values.
     sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
     try:
-        importances = optuna.importance.get_param_importances(
-            study, target=lambda t: sign * t.values[0])
-        top = list(importances)[:2]
+        top = list(param_importances(study, target=lambda t: sign * t.values[0]))[:2]
     except (RuntimeError, ValueError):  # a single key, or no spread to explain
         top = []
     if len(top) == 2:

@@ -1,7 +1,7 @@
 """`python -m search.report results/<experiment>`: `report/report.html` with PNG plots.
 
 Best-so-far against time and trials; learning curves of the top trials, with the epochs
-where the scheduler stopped the others; hyperparameter importance (Optuna's fANOVA);
+where the scheduler stopped the others; hyperparameter importance (Optuna's PED-ANOVA);
 the metric against each key; and the best model on the test split: confusion matrix and
 per-class precision, recall and F1, or ROC and PR curves for multi-label tasks. The page
 and its images are plain files: it opens offline.
@@ -29,6 +29,7 @@ from contracts.experiment import describe_environment, read_info
 
 from . import interactive  # noqa: E402
 from .inference import TrainedModel, split_probabilities  # noqa: E402
+from .interactive import IMPORTANCE_METHOD, param_importances  # noqa: E402
 from .leaderboard import (  # noqa: E402
     build,
     objective_column,
@@ -111,7 +112,7 @@ def learning_curves(reports: pd.DataFrame, board: pd.DataFrame, metric: str,
 
 def importance(board: pd.DataFrame, spec_raw: dict[str, Any], metric: str, mode: str,
                out: Path) -> tuple[str | None, str]:
-    """Optuna's fANOVA importance over the finished trials, or why there is none."""
+    """Optuna's importance (PED-ANOVA) over the finished trials, or why there is none."""
     import optuna
 
     space = parse_spec(spec_raw).space
@@ -127,14 +128,14 @@ def importance(board: pd.DataFrame, spec_raw: dict[str, Any], metric: str, mode:
     if len(study.trials) < 3 or not distributions:
         return None, "Too few finished trials to estimate importance."
     try:
-        scores = optuna.importance.get_param_importances(study)
+        scores = param_importances(study)
     except (RuntimeError, ValueError) as error:
         return None, f"Importance could not be estimated: {error}"
     names = list(scores)[::-1]
 
     def draw(ax):
         ax.barh(names, [scores[n] for n in names])
-        ax.set(xlabel="importance (fANOVA)", title="Hyperparameter importance")
+        ax.set(xlabel=f"importance ({IMPORTANCE_METHOD})", title="Hyperparameter importance")
 
     return _figure(out / "importance.png", draw, size=(7, 0.4 * len(names) + 1.5)), ""
 

@@ -59,7 +59,9 @@ def test_a_too_slow_config_is_stopped_within_seconds_and_recorded(ray_local, tmp
     with pytest.raises(SearchIncomplete, match="every trial was too slow.*max_epoch_seconds"):
         run(spec(name="slow", searcher={"type": "random", "seed": 0},
                  scheduler={"type": "none"}, max_epochs=50, num_samples=1,
-                 max_epoch_seconds=0.001, fixed={**FIXED, "batch_size": 2},
+                 max_epoch_seconds=0.001,
+                 # at the full fidelity the user chose (the search lowers it otherwise)
+                 fixed={**FIXED, "batch_size": 2, "epoch_fraction": 1.0},
                  space={"lr": {"choice": [1e-3]}}), tmp_path)
     experiment = tmp_path / "slow"
     row = read_leaderboard(experiment / "leaderboard.csv").iloc[0]

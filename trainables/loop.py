@@ -139,10 +139,10 @@ def probabilities(logits: torch.Tensor, multi_label: bool) -> np.ndarray:
 def probe(config: Mapping[str, Any], data: TrialData) -> dict[str, Any]:
     """What one epoch of `config` costs on `data` here: the first report of a trial whose
     first steps are timed and then stopped (`projected_epoch_s`, or on data too small to
-    project, the whole epoch's `train_time_s`), with its `macs` and `epoch_clips`. Batches
-    stream from the mapped shards: no copy of the data is made."""
+    project, the whole epoch's `train_time_s`), with its `macs` and `epoch_clips`. Its
+    inputs are held or streamed as a trial's would be: streamed batches cost more."""
     reports: list[dict[str, Any]] = []
-    fit({**config, "max_epochs": 1, "max_epoch_seconds": 1e-9, "streaming": True}, data,
+    fit({**config, "max_epochs": 1, "max_epoch_seconds": 1e-9}, data,
         lambda metrics, state: reports.append(metrics))
     return reports[0]
 

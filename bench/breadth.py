@@ -1,0 +1,181 @@
+"""Every default space on audio unlike one-second speech, run as a new user runs it, side by
+side with hand features (librosa MFCC statistics into scikit-learn) on the same split.
+
+The data (bench/sounds.py, made on first use): `instruments` (10 General MIDI instruments,
+3 s melodies, test melodies unheard and noisier), `mixtures` (5 s multi-label mixtures of
+them, a `labels` column), `scenes` (10 s, one of six events anywhere in it, test
+backgrounds of another colour and noisier); and `speech`, the one-second words of
+bench/anytime.py. Each space runs as `python -m search.run spaces/<space>.yaml --data
+<csv or folder>` with nothing else, under its own budget.
+
+    .venv/bin/python bench/breadth.py [--datasets instruments mixtures scenes speech]
+        [--spaces cnn1d cnn2d mlp resnet multilabel] [--budget SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pandas as pd
+import sounds
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MultiLabelBinarizer, StandardScaler
+from sklearn.svm import SVC
+
+from contracts.experiment import read_info
+from contracts.manifest import read_manifest
+from search import leaderboard
+
+ROOT = Path("results/bench/breadth")
+SINGLE = ("cnn1d", "cnn2d", "mlp", "resnet")
+MULTI = ("multilabel",)
+FINISHED = ("complete", "stopped_early")
+
+
+def mfcc_stats(path: str) -> np.ndarray:
+    """The documents' features: 20 MFCCs and their deltas, mean and std over the clip."""
+    y, sr = librosa.load(path, sr=16000)
+    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20)
+    delta = librosa.feature.delta(mfcc)
+    return np.concatenate([m.mean(axis=1) for m in (mfcc, delta)]
+                          + [m.std(axis=1) for m in (mfcc, delta)])
+
+
+def table_of(source: Path) -> pd.DataFrame:
+    """path (absolute), labels (a list), split: from a bench CSV or a Speech Commands
+    folder."""
+    if source.suffix == ".csv":
+        table = pd.read_csv(source)
+        column = "labels" if "labels" in table else "label"
+        return pd.DataFrame({"path": [str(source.parent / p) for p in table["path"]],
+                             "labels": table[column].str.split(","),
+                             "split": table["split"]})
+    from data_prep.sources import speech_commands
+
+    return speech_commands(source)[["path", "labels", "split"]]
+
+
+def reference(source: Path, multi: bool) -> tuple[float, float]:
+    """(val, test) of MFCC statistics into an SVM (C, gamma chosen on val), or for
+    multi-label into one-vs-rest logistic regression scored by macro mAP."""
+    clips = table_of(source)
+    x = np.stack([mfcc_stats(p) for p in clips["path"]])
+    split = clips["split"].to_numpy()
+    on = {s: split == s for s in ("train", "val", "test")}
+    if multi:
+        y = MultiLabelBinarizer().fit_transform(clips["labels"])
+        best = (-1.0, None)
+        for c in (0.1, 1, 10):
+            model = make_pipeline(StandardScaler(), OneVsRestClassifier(
+                LogisticRegression(C=c, max_iter=2000)))
+            model.fit(x[on["train"]], y[on["train"]])
+            score = average_precision_score(y[on["val"]], model.predict_proba(x[on["val"]]),
+                                            average="macro")
+            best = max(best, (score, model), key=lambda b: b[0])
+        test = average_precision_score(y[on["test"]], best[1].predict_proba(x[on["test"]]),
+                                       average="macro")
+        return best[0], test
+    y = clips["labels"].str[0].to_numpy()
+    best = (-1.0, None)
+    for c in (1, 10, 100):
+        for gamma in ("scale", 0.01, 0.001):
+            model = make_pipeline(StandardScaler(), SVC(C=c, gamma=gamma))
+            model.fit(x[on["train"]], y[on["train"]])
+            best = max(best, (model.score(x[on["val"]], y[on["val"]]), model),
+                       key=lambda b: b[0])
+    return best[0], best[1].score(x[on["test"]], y[on["test"]])
+
+
+def run_space(space: str, dataset: str, source: Path, budget: float | None) -> dict:
+    name = f"breadth-{dataset}-{space}"
+    command = [sys.executable, "-m", "search.run", f"spaces/{space}.yaml", "--data",
+               str(source), "--name", name, "--results", str(ROOT), "--restart"]
+    if budget:
+        command += ["--set", f"time_budget_s={budget}"]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    (ROOT / f"{name}.log").write_text(done.stdout + done.stderr)
+    row = {"dataset": dataset, "space": space, "exit": done.returncode, "wall s": round(wall)}
+    board_file = ROOT / name / "leaderboard.csv"
+    if not board_file.exists():
+        return {**row, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+    board = leaderboard.read(board_file)
+    info = read_info(ROOT / name)
+    manifest = read_manifest(next(iter(info.shards.values())))
+    metric = info.metric
+    top = board.iloc[0]
+    not_started = sum("not started" in line for line in done.stdout.splitlines())
+    return {**row,
+            "finished": int(board["status"].isin(FINISHED).sum()),
+            "too slow": int((board["status"] == "too_slow").sum()),
+            "not started": _not_started(done.stdout) if not_started else 0,
+            "epoch share": info.fidelity.get("epoch_fraction", 1.0),
+            "kept s": round(manifest.stored_samples / manifest.sample_rate, 2),
+            "read s": round(manifest.clip_samples / manifest.sample_rate, 2),
+            "metric": metric, "best val": round(float(top[f"{metric}_best"]), 3),
+            "top test": round(float(top.get(metric.replace("val_", "test_", 1), np.nan)), 3)}
+
+
+def _not_started(stdout: str) -> int:
+    line = next(x for x in stdout.splitlines() if "were not started" in x)
+    return int(line.split()[0])
+
+
+def datasets(names: list[str]) -> dict[str, tuple[Path, bool]]:
+    """name -> (what --data is given, multi-label)."""
+    made = {}
+    for name in names:
+        if name == "instruments":
+            made[name] = (sounds.instruments(ROOT / "instruments"), False)
+        elif name == "mixtures":
+            made[name] = (sounds.mixtures(ROOT / "mixtures"), True)
+        elif name == "scenes":
+            made[name] = (sounds.scenes(ROOT / "scenes"), False)
+        elif name == "speech":
+            from speech import make
+
+            made[name] = (make(Path("results/bench/anytime/speech"), speakers=(150, 30, 30)),
+                          False)
+        else:
+            raise SystemExit(f"unknown dataset {name!r}")
+    return made
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+",
+                        default=["instruments", "mixtures", "scenes", "speech"])
+    parser.add_argument("--spaces", nargs="+", default=[*SINGLE, *MULTI])
+    parser.add_argument("--budget", type=float, help="override each space's time_budget_s")
+    args = parser.parse_args()
+    ROOT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, (source, multi) in datasets(args.datasets).items():
+        started = time.perf_counter()
+        val, test = reference(source, multi)
+        print(f"{name}: reference (MFCC stats + {'logistic' if multi else 'SVM'}) val "
+              f"{val:.3f}, test {test:.3f} [{time.perf_counter() - started:.0f}s]", flush=True)
+        for space in args.spaces:
+            if (space in MULTI) != multi:
+                continue
+            row = {**run_space(space, name, source, args.budget), "reference test": test}
+            if "top test" in row:
+                row["over reference (points)"] = round(100 * (row["top test"] - test), 1)
+            rows.append(row)
+            print(json.dumps(row, default=str), flush=True)
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
