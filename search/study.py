@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -378,6 +379,21 @@ class StudySearcher(OptunaSearch):
 
     def _intermediate(self, number: int) -> dict[int, float]:
         return self._ot_study.get_trials(deepcopy=False)[number].intermediate_values
+
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        """Tune's own, but the file is made beside the folder and moved in whole: Tune copies
+        that folder to storage while the search runs, and a temporary file made inside it
+        could vanish under the copy (a traceback in a healthy search's console)."""
+        target = os.path.join(checkpoint_dir, self.CKPT_FILE_TMPL.format(session_str))
+        outside = os.path.dirname(os.path.abspath(checkpoint_dir))
+        handle, made = tempfile.mkstemp(prefix=".searcher-state-", dir=outside)
+        os.close(handle)
+        try:
+            self.save(made)
+            os.replace(made, target)
+        finally:
+            if os.path.exists(made):
+                os.remove(made)
 
     # Tune's searcher checkpoint: which Tune trial is which Optuna trial, as JSON.
     def save(self, checkpoint_path: str) -> None:
