@@ -201,11 +201,10 @@ class DatasetConfig:
 
     @property
     def stored_samples(self) -> int:
-        """Samples per clip kept in the shards (more than a model sees with `max_seconds`)."""
-        if self.max_seconds == AUTO:
-            raise ValueError("max_seconds: auto is decided at preparation "
-                             "(data_prep.durations.resolve_max_seconds)")
-        seconds = max(self.max_seconds or 0.0, self.clip_seconds)
+        """Samples per clip kept in the shards (more than a model sees with `max_seconds`;
+        `auto` is decided from the clips at preparation, and before it keeps no more)."""
+        kept = None if self.max_seconds == AUTO else self.max_seconds
+        seconds = max(kept or 0.0, self.clip_seconds)
         return int(round(self.sample_rate * seconds))
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,7 +19,8 @@ def split_levels(kept: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Per split: median RMS level (dBFS) and the min, median and max duration (seconds)."""
     out = {}
     for split, rows in kept.groupby("split", sort=False):
-        out[split] = {"level_db": round(float(rows["level_db"].median()), 1),
+        out[split] = {"clips": len(rows),
+                      "level_db": round(float(rows["level_db"].median()), 1),
                       "seconds_min": round(float(rows["seconds"].min()), 3),
                       "seconds_median": round(float(rows["seconds"].median()), 3),
                       "seconds_max": round(float(rows["seconds"].max()), 3)}
@@ -107,6 +108,9 @@ def describe(manifest: Manifest) -> list[str]:
         n = sum(per_class.values())
         if not n:
             continue
+        # A multi-label clip counts under each of its labels: the clips themselves, where
+        # the manifest has them (preparations before it did not).
+        n = levels.get(split, {}).get("clips", n)
         smallest = min(per_class, key=per_class.get)
         line = (f"  {split:<5} {n:>6} clips, {min(per_class.values())}-"
                 f"{max(per_class.values())} per class (fewest: {smallest})")
