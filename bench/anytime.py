@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from speech import make
 
+from contracts.trial import Status
 from data_prep.sources import speech_commands
 from search import leaderboard
 
@@ -78,13 +79,13 @@ def run_space(space: str, dataset: Path, budget: float | None, variant: str = ""
     wall = time.perf_counter() - started
     (ROOT / f"{name}.log").write_text(done.stdout + done.stderr)
     board = leaderboard.read(ROOT / name / "leaderboard.csv")
-    counted = board[board["status"].isin(["complete", "stopped_early"])]
+    counted = board[board["status"].isin([Status.COMPLETE, Status.STOPPED_EARLY])]
     top = board.iloc[0]
     return {"space": space, "variant": variant or "as it stands", "exit": done.returncode,
             "trials": len(board),
             "finished or stopped": len(counted),
-            "too slow": int((board["status"] == "too_slow").sum()),
-            "errors": int((board["status"] == "error").sum()),
+            "too slow": int((board["status"] == Status.TOO_SLOW).sum()),
+            "errors": int((board["status"] == Status.ERROR).sum()),
             "best val": top["val_accuracy_best"], "top trial's test": top.get("test_accuracy"),
             "wall s": round(wall)}
 

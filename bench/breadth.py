@@ -34,12 +34,13 @@ from sklearn.svm import SVC
 
 from contracts.experiment import read_info
 from contracts.manifest import read_manifest
+from contracts.trial import Status
 from search import leaderboard
 
 ROOT = Path("results/bench/breadth")
 SINGLE = ("cnn1d", "cnn2d", "mlp", "resnet")
 MULTI = ("multilabel",)
-FINISHED = ("complete", "stopped_early")
+FINISHED = (Status.COMPLETE, Status.STOPPED_EARLY)
 
 
 def mfcc_stats(path: str) -> np.ndarray:
@@ -118,7 +119,7 @@ def run_space(space: str, dataset: str, source: Path, budget: float | None) -> d
     not_started = sum("not started" in line for line in done.stdout.splitlines())
     return {**row,
             "finished": int(board["status"].isin(FINISHED).sum()),
-            "too slow": int((board["status"] == "too_slow").sum()),
+            "too slow": int((board["status"] == Status.TOO_SLOW).sum()),
             "not started": _not_started(done.stdout) if not_started else 0,
             "epoch share": info.fidelity.get("epoch_fraction", 1.0),
             "kept s": round(manifest.stored_samples / manifest.sample_rate, 2),

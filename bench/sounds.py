@@ -1,13 +1,15 @@
 """Realistic sounds unlike one-second speech, for benchmarks, made on first use.
 
 - `instruments`: melodies of 3 s played by General MIDI instruments (FluidR3's real
-  samples, rendered by fluidsynth), over noise, at levels from -24 to 0 dB; folder layout.
-  Train, validation and test melodies are disjoint, and test clips are noisier.
+  samples, rendered by fluidsynth), each with another instrument 6 to 14 dB quieter
+  behind it, over noise, at levels from -24 to 0 dB; folder layout. Train, validation and
+  test melodies are disjoint, and test clips are noisier.
 - `mixtures`: 5 s mixtures of one to three of those instruments, each entering at a random
   time; a CSV `path,labels,split` with comma-separated labels (FSD50K's convention).
-- `scenes`: 10 s of background noise with one event somewhere in it (a bark, a siren, a
-  knock, a chirp, an engine, glass), six classes; folder layout. Test scenes have another
-  background colour and a lower signal-to-noise ratio.
+- `scenes`: 10 s of background noise (white to brown) with one event somewhere in it (a
+  bark, a siren, a knock, a chirp, an engine, glass), six classes; folder layout. Test
+  scenes are noisier: the event 9 dB under to 3 dB over the background, against 3 under to
+  12 over in training.
 
 Installs fluidsynth and the FluidR3 soundfont (Debian) when they are missing.
 """
@@ -154,9 +156,15 @@ def instruments(root: Path, per_split: tuple[int, int, int] = (60, 15, 25),
         return done
     rng = np.random.default_rng(seed + 1)
     rows = []
-    for name, splits in _phrases(seed, per_split).items():
+    phrases = _phrases(seed, per_split)
+    for name, splits in phrases.items():
+        others = [other for other in phrases if other != name]
         for split, clips in splits.items():
             for i, clip in enumerate(clips):
+                # a quieter instrument behind the labelled one, as in a band
+                pool = phrases[others[int(rng.integers(len(others)))]][split]
+                behind = pool[int(rng.integers(len(pool)))]
+                clip = _level(clip, 0.0) + _level(behind, -rng.uniform(6, 14))
                 snr = rng.uniform(5, 15) if split == "test" else rng.uniform(10, 30)
                 path = Path(name) / f"{split}_{i:03d}.wav"
                 _write(root / path, _noisy(clip, snr, rng), rng.uniform(-24, 0))
@@ -249,7 +257,7 @@ EVENTS = ("bark", "siren", "knock", "chirp", "engine", "glass")
 def scenes(root: Path, per_class: tuple[int, int, int] = (100, 25, 40), seconds: float = 10.0,
            seed: int = 0) -> Path:
     """10 s scenes, one event each somewhere in them; `<event>/<split>_<n>.wav` and a
-    split.csv. Test backgrounds are brown where train's are pink, and noisier."""
+    clips.csv. Test scenes are noisier."""
     done = root / "clips.csv"
     if done.exists():
         return done
@@ -263,11 +271,10 @@ def scenes(root: Path, per_class: tuple[int, int, int] = (100, 25, 40), seconds:
                 scene = np.zeros(length)
                 at = int(rng.integers(0, length - len(event) + 1))
                 scene[at : at + len(event)] = event
-                test = split == "test"
-                background = _noisy(np.zeros(length) + 1e-3, 0.0, rng, 2.0 if test else 1.0)
+                background = _noisy(np.zeros(length) + 1e-3, 0.0, rng, rng.uniform(0, 2))
                 background = _level(background - 1e-3, 0.0)
-                # the event's level against the whole scene's background
-                snr = rng.uniform(-6, 4) if test else rng.uniform(0, 12)
+                # the event's level against the background's
+                snr = rng.uniform(-9, 3) if split == "test" else rng.uniform(-3, 12)
                 mix = background + event_gain(event, background, snr) * scene
                 path = Path(kind) / f"{split}_{i:03d}.wav"
                 _write(root / path, mix, rng.uniform(-24, 0))

@@ -13,7 +13,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from trainables.loop import TOO_SLOW
+from contracts.trial import StopReason
 
 from .study import STOPPED
 
@@ -29,6 +29,7 @@ class SearchConsole(Callback):
         self.started = time.time()
         self.best: tuple[float, str, dict[str, Any]] | None = None
         self.ended: dict[str, str] = {}  # trial id -> how it ended
+        self.too_slow: set[str] = set()
         self._live = None
         self._shown = 0.0
         self._logged: tuple[float, float | None] = (0.0, None)  # when, and the best then
@@ -50,13 +51,15 @@ class SearchConsole(Callback):
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         result = trial.last_result or {}
         reason = result.get("stop_reason") or STOPPED
-        self._finished(trial, reason)
+        self._finished(trial, reason, StopReason.of(result))
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        self._finished(trial, "error (see the leaderboard)")
+        self._finished(trial, "error (see the leaderboard)", None)
 
-    def _finished(self, trial, reason: str) -> None:
+    def _finished(self, trial, reason: str, stop: StopReason | None) -> None:
         self.ended[trial.trial_id] = reason
+        if stop is StopReason.TOO_SLOW:
+            self.too_slow.add(trial.trial_id)
         if not self._terminal():
             best = self.best[0] if self.best else None
             if best != self._logged[1] or time.time() - self._logged[0] > LOG_EVERY_S:
@@ -83,7 +86,7 @@ class SearchConsole(Callback):
     def status(self, trial_count: int | None) -> str:
         elapsed = time.time() - self.started
         # A too-slow trial does not count against the total (the searcher draws another).
-        slow = sum(1 for r in self.ended.values() if r.startswith(TOO_SLOW))
+        slow = len(self.too_slow)
         stopped = sum(1 for r in self.ended.values() if r == STOPPED)
         parts = [f"[{elapsed:4.0f}s] {len(self.ended) - slow}/{self.total} done ({stopped} "
                  "stopped early" + (f", {slow} too slow" if slow else "") + ")"]

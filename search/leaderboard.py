@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from contracts.experiment import ExperimentInfo, read_info
+from contracts.trial import Status
 from trainables.checkpoints import METRICS_FILE
 from trainables.data import variant_key
 
@@ -61,7 +62,7 @@ def _errored(trial_dir: Path, record: dict[str, Any], results: list[dict]) -> bo
     if not error_file.exists():
         return False
     if record.get("state") in ("COMPLETE", "PRUNED", "FAIL"):
-        return record.get("status") == "error"
+        return record.get("status") == Status.ERROR
     last_report = max((r.get("reported_at", 0.0) for r in results), default=0.0)
     return error_file.stat().st_mtime >= last_report
 
@@ -126,14 +127,14 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
         trial_id = last.get("trial_id", trial_dir.name)
         record = records.get(trial_id, {})
         if _errored(trial_dir, record, results):  # the exception's last line says what
-            status = "error"
+            status = Status.ERROR
             stop_reason = (trial_dir / "error.txt").read_text().strip().splitlines()[-1][:300]
         elif record.get("state") == "RUNNING":
-            status = "running"
+            status = Status.RUNNING
         elif record.get("status"):  # what the searcher told the study
             status, stop_reason = record["status"], record.get("stop_reason", stop_reason)
         else:
-            status = "complete" if stop_reason else "stopped_early"
+            status = Status.COMPLETE if stop_reason else Status.STOPPED_EARLY
         rows.append({
             "trial_id": trial_id,
             "model": params.get("model", info.model),
@@ -142,10 +143,10 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
             f"{metric}_last": last.get(metric, math.nan),
             **{objective_column(m): at_best.get(m, math.nan) for m, _ in others},
             "epochs": epochs,
-            "status": status,
+            "status": str(status),
             "stop_reason": stop_reason,
             "stopped_by_scheduler": stop_reason == STOPPED or (
-                status == "stopped_early" and not stop_reason and epochs < max_epochs),
+                status == Status.STOPPED_EARLY and not stop_reason and epochs < max_epochs),
             "params": last.get("params"),
             "macs": last.get("macs"),
             "projected_epoch_s": last.get("projected_epoch_s", math.nan),
@@ -171,7 +172,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
     board.insert(0, "rank", range(1, len(board) + 1))
     if others:
         columns = [f"{metric}_best", *(objective_column(m) for m, _ in others)]
-        usable = board["status"] != "error"
+        usable = board["status"] != Status.ERROR
         marks = pareto.front(board.loc[usable, columns].to_numpy(dtype=float),
                              [mode, *(d for _, d in others)])
         board.insert(2, "pareto", False)

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from contracts.experiment import EXPERIMENT_FILE, ExperimentInfo, current_environment, read_info
+from contracts.trial import Status
 from data_prep.config import ConfigError
 from data_prep.summary import describe as describe_data
-from trainables.loop import TOO_SLOW
 from trainables.pretrained import PretrainedError
 
 # Tune forces a state snapshot whenever a kept checkpoint is replaced, and warns about it
@@ -373,7 +373,7 @@ def run(
     if unfinished or interrupted:
         raise SearchIncomplete("interrupted before the search was done; run the same command "
                                "to resume")
-    if len(board) and (board["status"] == TOO_SLOW).all():
+    if len(board) and (board["status"] == Status.TOO_SLOW).all():
         raise SearchIncomplete(
             f"every trial was too slow: the fastest projected "
             f"{board['projected_epoch_s'].min():.1f}s per epoch, over max_epoch_seconds "

@@ -43,7 +43,8 @@ from optuna.trial import TrialState
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from trainables.loop import TOO_SLOW, epoch_seconds
+from contracts.trial import Status, StopReason
+from trainables.loop import epoch_seconds
 
 from .fidelity import SKIP_FACTOR, CostModel
 from .space import SearchSpace
@@ -108,7 +109,7 @@ def close_unfinished_trials(experiment_dir: Path, known: set[str]) -> int:
     for trial in running:
         if trial.user_attrs.get(TUNE_ID) in known:
             live = optuna.Trial(study, trial._trial_id)
-            live.set_user_attr("status", "stopped_early")
+            live.set_user_attr("status", str(Status.STOPPED_EARLY))
             live.set_user_attr("stop_reason", CUT)
             study.tell(live, state=TrialState.PRUNED)
         else:
@@ -211,8 +212,9 @@ class StudySearcher(OptunaSearch):
 
     def _enough_trials(self) -> bool:
         given = [t for t in self._ot_study.get_trials(deepcopy=False) if TUNE_ID in t.user_attrs]
-        too_slow = sum(t.user_attrs.get("status") == TOO_SLOW for t in given)
-        return len(given) - too_slow >= self._num_samples or too_slow >= self._allowance
+        too_slow = sum(t.user_attrs.get("status") == Status.TOO_SLOW for t in given)
+        # Too-slow trials do not count, up to the allowance of them; past it they do.
+        return len(given) - min(too_slow, self._allowance) >= self._num_samples
 
     def _running(self) -> bool:
         return any(tid not in self._completed_trials for tid in self._ot_trials)
@@ -228,9 +230,10 @@ class StudySearcher(OptunaSearch):
     def _skip(self, trial_id: str, predicted: float) -> None:
         """Tell the study a config is too slow without training it (TPE moves away)."""
         ot_trial = self._ot_trials.pop(trial_id)
-        ot_trial.set_user_attr("status", TOO_SLOW)
-        ot_trial.set_user_attr("stop_reason", f"{TOO_SLOW}: predicted {predicted:.1f}s per "
-                               f"epoch > max_epoch_seconds {self._epoch_limit:g}; not started")
+        ot_trial.set_user_attr("status", str(Status.TOO_SLOW))
+        ot_trial.set_user_attr("stop_reason", f"{StopReason.TOO_SLOW}: predicted "
+                               f"{predicted:.1f}s per epoch > max_epoch_seconds "
+                               f"{self._epoch_limit:g}; not started")
         ot_trial.set_user_attr("predicted_epoch_s", predicted)
         self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
 
@@ -318,21 +321,21 @@ class StudySearcher(OptunaSearch):
             return
         ot_trial = self._ot_trials[trial_id]
         result = result or {}
-        reason = result.get("stop_reason", "")
+        stop, reason = StopReason.of(result), result.get("stop_reason", "")
         value = self._objective_values(trial_id, result) if self._objectives else \
             self._best_of_epochs(ot_trial, result)
-        if error or reason.startswith("diverged") or (reason and value is None):
+        if error or stop is StopReason.DIVERGED or (stop and value is None):
             state, value = TrialState.FAIL, None
-            status = "error" if error else "complete"
-        elif reason.startswith(TOO_SLOW):
-            state, value, status = TrialState.PRUNED, None, TOO_SLOW
-        elif reason:
-            state, status = TrialState.COMPLETE, "complete"
+            status = Status.ERROR if error else Status.COMPLETE
+        elif stop is StopReason.TOO_SLOW:
+            state, value, status = TrialState.PRUNED, None, Status.TOO_SLOW
+        elif stop:
+            state, status = TrialState.COMPLETE, Status.COMPLETE
         else:  # the trial's own loop did not end it: a scheduler or the budget did
-            state, value, status = TrialState.PRUNED, None, "stopped_early"
+            state, value, status = TrialState.PRUNED, None, Status.STOPPED_EARLY
             cut = self._deadline and time.time() > self._deadline - BUDGET_SLACK_S
             reason = CUT if cut else STOPPED
-        ot_trial.set_user_attr("status", status)
+        ot_trial.set_user_attr("status", str(status))
         ot_trial.set_user_attr("stop_reason", reason or "error")
         for key in ("params", "macs", "infer_ms_per_clip", "epoch", "projected_epoch_s"):
             if key in result:

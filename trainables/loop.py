@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from contracts.trial import StopReason
+
 from . import (
     augment,
     averaging,
@@ -78,7 +80,6 @@ INTERNAL = ("model", "input_splits")
 TOP_LEVEL = ("max_epochs", "max_epoch_seconds")
 # Training steps timed to project an epoch's length, after one untimed warm-up step.
 PROBE_STEPS = 4
-TOO_SLOW = "too_slow"
 
 
 def schema(model: str) -> Schema:
@@ -294,14 +295,17 @@ def fit(
         else:
             stale += 1
         reasons = [
-            (too_slow, f"{TOO_SLOW}: projected {projected:.1f}s per epoch > max_epoch_seconds "
-                       f"{limit:g}" if too_slow else ""),
-            (diverged, "diverged (non-finite loss)"),
-            (config["patience"] > 0 and stale >= config["patience"], "early stop (patience)"),
-            (train_loss < config["min_train_loss"], "reached min_train_loss"),
-            (epoch == config["max_epochs"], "max_epochs"),
+            (too_slow, StopReason.TOO_SLOW, f"{StopReason.TOO_SLOW}: projected "
+             f"{projected:.1f}s per epoch > max_epoch_seconds {limit:g}" if too_slow else ""),
+            (diverged, StopReason.DIVERGED, "diverged (non-finite loss)"),
+            (config["patience"] > 0 and stale >= config["patience"], StopReason.PATIENCE,
+             "early stop (patience)"),
+            (train_loss < config["min_train_loss"], StopReason.MIN_TRAIN_LOSS,
+             "reached min_train_loss"),
+            (epoch == config["max_epochs"], StopReason.MAX_EPOCHS, "max_epochs"),
         ]
-        metrics["stop_reason"] = next((why for hit, why in reasons if hit), "")
+        stop, words = next(((code, why) for hit, code, why in reasons if hit), ("", ""))
+        metrics["stop"], metrics["stop_reason"] = str(stop), words
         state = {
             "model": scored_model.state_dict(),
             **({"train_model": model.state_dict(), "averaged_steps": average.steps}
@@ -320,5 +324,5 @@ def fit(
             "normalisation": data.normalisation,
         }
         report(metrics, state)
-        if metrics["stop_reason"]:
+        if stop:
             return
