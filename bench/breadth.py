@@ -10,6 +10,10 @@ bench/anytime.py. Each space runs as `python -m search.run spaces/<space>.yaml -
 
     .venv/bin/python bench/breadth.py [--datasets instruments mixtures scenes speech]
         [--spaces cnn1d cnn2d mlp resnet multilabel] [--budget SECONDS]
+        [--variant NAME KEY=VALUE ...]
+
+Each `--variant` runs every space once more with those keys set (as `search.run --set`),
+printed beside the spaces as they stand.
 """
 
 from __future__ import annotations
@@ -97,17 +101,21 @@ def reference(source: Path, multi: bool) -> tuple[float, float]:
     return best[0], best[1].score(x[on["test"]], y[on["test"]])
 
 
-def run_space(space: str, dataset: str, source: Path, budget: float | None) -> dict:
-    name = f"breadth-{dataset}-{space}"
+def run_space(space: str, dataset: str, source: Path, budget: float | None,
+              variant: str = "", settings: tuple[str, ...] = ()) -> dict:
+    name = f"breadth-{dataset}-{space}" + (f"-{variant}" if variant else "")
     command = [sys.executable, "-m", "search.run", f"spaces/{space}.yaml", "--data",
                str(source), "--name", name, "--results", str(ROOT), "--restart"]
     if budget:
         command += ["--set", f"time_budget_s={budget}"]
+    for setting in settings:
+        command += ["--set", setting]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
     (ROOT / f"{name}.log").write_text(done.stdout + done.stderr)
-    row = {"dataset": dataset, "space": space, "exit": done.returncode, "wall s": round(wall)}
+    row = {"dataset": dataset, "space": space, "variant": variant or "as it stands",
+           "exit": done.returncode, "wall s": round(wall)}
     board_file = ROOT / name / "leaderboard.csv"
     if not board_file.exists():
         return {**row, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
@@ -116,11 +124,10 @@ def run_space(space: str, dataset: str, source: Path, budget: float | None) -> d
     manifest = read_manifest(next(iter(info.shards.values())))
     metric = info.metric
     top = board.iloc[0]
-    not_started = sum("not started" in line for line in done.stdout.splitlines())
     return {**row,
             "finished": int(board["status"].isin(FINISHED).sum()),
             "too slow": int((board["status"] == Status.TOO_SLOW).sum()),
-            "not started": _not_started(done.stdout) if not_started else 0,
+            "not started": _not_started(done.stdout),
             "epoch share": info.fidelity.get("epoch_fraction", 1.0),
             "kept s": round(manifest.stored_samples / manifest.sample_rate, 2),
             "read s": round(manifest.clip_samples / manifest.sample_rate, 2),
@@ -129,7 +136,8 @@ def run_space(space: str, dataset: str, source: Path, budget: float | None) -> d
 
 
 def _not_started(stdout: str) -> int:
-    line = next(x for x in stdout.splitlines() if "were not started" in x)
+    """The count the search's last lines give of configs predicted too slow to start."""
+    line = next((x for x in stdout.splitlines() if "were not started" in x), "0")
     return int(line.split()[0])
 
 
@@ -159,6 +167,11 @@ def main() -> None:
                         default=["instruments", "mixtures", "scenes", "speech"])
     parser.add_argument("--spaces", nargs="+", default=[*SINGLE, *MULTI])
     parser.add_argument("--budget", type=float, help="override each space's time_budget_s")
+    parser.add_argument("--variant", nargs="+", action="append", default=[],
+                        metavar="NAME KEY=VALUE",
+                        help="also run every space with these keys set (repeatable)")
+    parser.add_argument("--only-variants", action="store_true",
+                        help="run the variants alone, not the spaces as they stand")
     args = parser.parse_args()
     ROOT.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -167,14 +180,17 @@ def main() -> None:
         val, test = reference(source, multi)
         print(f"{name}: reference (MFCC stats + {'logistic' if multi else 'SVM'}) val "
               f"{val:.3f}, test {test:.3f} [{time.perf_counter() - started:.0f}s]", flush=True)
+        runs = [] if args.only_variants else [("",)]
         for space in args.spaces:
             if (space in MULTI) != multi:
                 continue
-            row = {**run_space(space, name, source, args.budget), "reference test": test}
-            if "top test" in row:
-                row["over reference (points)"] = round(100 * (row["top test"] - test), 1)
-            rows.append(row)
-            print(json.dumps(row, default=str), flush=True)
+            for variant, *settings in [*runs, *args.variant]:
+                row = {**run_space(space, name, source, args.budget, variant,
+                                   tuple(settings)), "reference test": round(test, 3)}
+                if "top test" in row:
+                    row["over reference (points)"] = round(100 * (row["top test"] - test), 1)
+                rows.append(row)
+                print(json.dumps(row, default=str), flush=True)
     print(pd.DataFrame(rows).to_string(index=False))
 
 

@@ -19,10 +19,14 @@ IMPORTANCE_METHOD = "PED-ANOVA"
 def param_importances(study, target=None) -> dict[str, float]:
     """Optuna's importance of each key (PED-ANOVA) for reaching good values; with
     `target`, for low values of it (the caller gives the sign: Optuna's warning that it
-    ranks by low values is then said on purpose, and filtered here alone)."""
+    ranks by low values is then said on purpose, and filtered here alone, with its note
+    that equal values give equal importances)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*computes the importances of params to "
                                 "achieve low `target` values", category=UserWarning)
+        # ... and that trials of equal values give equal importances: the plot shows it.
+        warnings.filterwarnings("ignore", message="Target and region quantiles select the "
+                                "same set of trials", category=UserWarning)
         return optuna.importance.get_param_importances(study, target=target)
 
 def sections(experiment_dir: Path, metric: str) -> str:

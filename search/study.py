@@ -58,9 +58,10 @@ BUDGET_SLACK_S = 2.0  # a trial ending this close to the deadline was cut by it
 # seeds against 130), or failing that drawn again: first from the searcher's model of the
 # good configs (`strategies.redraw`), then at random, before a repeat is accepted.
 GOOD_REDRAWS, REDRAWS = 5, 15
-MAX_SKIPS = 20  # configs predicted too slow in a row before one is started anyway
+MAX_SKIPS = 20  # configs predicted too slow in a row: the search has nothing left it affords
 STUDY_NAME = "search"
 TUNE_ID = "tune_trial_id"  # the user attribute that ties an Optuna trial to a Tune trial
+LOST = "lost_to_an_interruption"  # a trial the study started and Tune never recorded
 OBJECTIVE_EPOCHS = "objective_epochs"  # with several objectives: each epoch's values
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,10 @@ class StudySearcher(OptunaSearch):
         self._allowance = num_samples if too_slow_allowance is None else too_slow_allowance
         self._cost, self._epoch_limit = cost, epoch_limit
         self._costed: set[str] = set()  # trials whose first epoch the cost model has seen
+        # Trials Tune runs now, as this driver has seen them (given out, or reporting since a
+        # resume): a trial the study marks running but an interruption lost never reports,
+        # and must not keep the search waiting for it.
+        self._live: set[str] = set()
         self._redraw = redraw or optuna.samplers.RandomSampler
         self._deadline: float | None = None  # set at the first suggestion
         self._first_rung, self._time_attr = first_rung, time_attr
@@ -201,23 +206,30 @@ class StudySearcher(OptunaSearch):
         if self._num_samples is not None and self._enough_trials():
             # Not yet finished while a running trial may still turn out too slow.
             return None if self._running() else Searcher.FINISHED
-        for skipped in range(MAX_SKIPS + 1):
+        for _ in range(MAX_SKIPS):
             config = self._draw(trial_id)
             predicted = self._predicted_epoch_s(config)
-            if predicted is None or skipped == MAX_SKIPS:
+            if predicted is None:
                 break
             self._skip(trial_id, predicted)
+        else:  # every draw too slow to start: nothing affordable is left to try
+            return None if self._running() else Searcher.FINISHED
         self._ot_trials[trial_id].set_user_attr(TUNE_ID, trial_id)
+        self._live.add(trial_id)
         return config
 
     def _enough_trials(self) -> bool:
-        given = [t for t in self._ot_study.get_trials(deepcopy=False) if TUNE_ID in t.user_attrs]
+        # Trials given to Tune that ended, or run now; one the study marks running that no
+        # longer reports was lost to an interruption, and does not count.
+        given = [t for t in self._ot_study.get_trials(deepcopy=False)
+                 if TUNE_ID in t.user_attrs and not t.user_attrs.get(LOST)
+                 and (t.state.is_finished() or t.user_attrs[TUNE_ID] in self._live)]
         too_slow = sum(t.user_attrs.get("status") == Status.TOO_SLOW for t in given)
         # Too-slow trials do not count, up to the allowance of them; past it they do.
         return len(given) - min(too_slow, self._allowance) >= self._num_samples
 
     def _running(self) -> bool:
-        return any(tid not in self._completed_trials for tid in self._ot_trials)
+        return bool(self._live - self._completed_trials)
 
     def _predicted_epoch_s(self, config: dict[str, Any]) -> float | None:
         """The config's predicted epoch, when it is well over the cap; None otherwise."""
@@ -305,6 +317,7 @@ class StudySearcher(OptunaSearch):
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         super().on_trial_result(trial_id, result)
+        self._live.add(trial_id)
         if self._cost is not None and trial_id not in self._costed and "macs" in result:
             self._costed.add(trial_id)
             self._cost.observe(result["macs"], epoch_seconds(result),
@@ -435,9 +448,11 @@ class StudySearcher(OptunaSearch):
             mapping = {t.user_attrs[TUNE_ID]: t.number for t in trials if TUNE_ID in t.user_attrs}
         for trial in trials:
             if trial.state == TrialState.RUNNING and trial.number not in mapping.values():
+                optuna.Trial(self._ot_study, trial._trial_id).set_user_attr(LOST, True)
                 self._ot_study.tell(trial.number, state=TrialState.FAIL)
         self._ot_trials = {tid: optuna.Trial(self._ot_study, trials[number]._trial_id)
                            for tid, number in mapping.items() if number < len(trials)}
         finished = {tid for tid, number in mapping.items()
                     if number < len(trials) and trials[number].state.is_finished()}
+        self._live = set()
         self._completed_trials = finished | (completed or set())

@@ -24,7 +24,9 @@ def spec(**raw):
 
 
 def study_states(experiment) -> dict[str, str]:
-    return {t.user_attrs[TUNE_ID]: t.state.name for t in load_study(experiment).trials}
+    """Tune trial -> its state in the study (configs never started have no Tune trial)."""
+    return {t.user_attrs[TUNE_ID]: t.state.name for t in load_study(experiment).trials
+            if TUNE_ID in t.user_attrs}
 
 
 def test_the_study_records_finished_stopped_and_failed_trials_as_they_ended(ray_local,
