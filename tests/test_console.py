@@ -10,7 +10,9 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import yaml
 
 from search.spec import parse_spec
@@ -58,12 +60,24 @@ TIMESTAMPED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+\s", re.MULTILI
 
 
 @pytest.mark.slow
-def test_a_search_console_holds_no_traceback_and_no_library_warning(tmp_path):
+@pytest.mark.parametrize("data", ["synthetic", "csv"])
+def test_a_search_console_holds_no_traceback_and_no_library_warning(tmp_path, data):
+    """The demo's way (synthetic data) and a user's (`--data` a CSV of their clips)."""
     space = tmp_path / "space.yaml"
     space.write_text(yaml.safe_dump(SPACE))
-    done = subprocess.run([sys.executable, "-m", "search.run", str(space), "--results",
-                           str(tmp_path / "results"), "--name", "clean"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "search.run", str(space), "--results",
+               str(tmp_path / "results"), "--name", "clean"]
+    if data == "csv":
+        rng = np.random.default_rng(0)
+        rows = []
+        for i in range(24):
+            t = np.arange(1000) / 4000
+            tone = np.sin(2 * np.pi * (300 if i % 2 else 900) * t) * 0.3
+            sf.write(tmp_path / f"{i}.wav", tone + rng.normal(0, 0.01, t.size), 4000)
+            rows.append(f"{i}.wav,{'low' if i % 2 else 'high'}")
+        (tmp_path / "clips.csv").write_text("filename,category\n" + "\n".join(rows) + "\n")
+        command += ["--data", str(tmp_path / "clips.csv")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     console = done.stdout + done.stderr
     assert done.returncode == 0, console[-3000:]
     assert "Search finished" in done.stdout and "Leaderboard:" in done.stdout
