@@ -124,7 +124,7 @@ def test_a_space_over_the_cap_trains_at_a_lower_fidelity_instead_of_not_at_all(r
     shards = TrialData.from_shards(prepared.path)
     torch.set_num_threads(1)
     full = min(epoch_seconds(probe({"model": "cnn1d", **fixed}, shards)) for _ in range(3))
-    experiment = run(spec(name="over", dataset=data, max_epochs=2, num_samples=3,
+    experiment = run(spec(name="over", dataset=data, max_epochs=2, num_samples=3, max_concurrent=1,
                           max_epoch_seconds=full / 2.5, fixed=fixed,
                           space={"lr": {"loguniform": [1e-4, 1e-2]}}), tmp_path)
     fraction = read_info(experiment).fidelity["epoch_fraction"]
