@@ -179,6 +179,7 @@ class StudySearcher(OptunaSearch):
         # resume): a trial the study marks running but an interruption lost never reports,
         # and must not keep the search waiting for it.
         self._live: set[str] = set()
+        self._unaffordable = False  # MAX_SKIPS draws in a row were predicted too slow
         self._redraw = redraw or optuna.samplers.RandomSampler
         self._deadline: float | None = None  # set at the first suggestion
         self._first_rung, self._time_attr = first_rung, time_attr
@@ -203,7 +204,7 @@ class StudySearcher(OptunaSearch):
             needed = float(np.median(list(self._rung_seconds.values())))
             if time.time() + needed > self._deadline:
                 return Searcher.FINISHED  # it could not reach the first rung in time
-        if self._num_samples is not None and self._enough_trials():
+        if self._unaffordable or (self._num_samples is not None and self._enough_trials()):
             # Not yet finished while a running trial may still turn out too slow.
             return None if self._running() else Searcher.FINISHED
         for _ in range(MAX_SKIPS):
@@ -212,7 +213,9 @@ class StudySearcher(OptunaSearch):
             if predicted is None:
                 break
             self._skip(trial_id, predicted)
-        else:  # every draw too slow to start: nothing affordable is left to try
+        else:  # every draw too slow to start: nothing affordable is left to try (and Tune,
+            # asking again while trials run, must not fill the study with more such draws)
+            self._unaffordable = True
             return None if self._running() else Searcher.FINISHED
         self._ot_trials[trial_id].set_user_attr(TUNE_ID, trial_id)
         self._live.add(trial_id)
