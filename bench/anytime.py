@@ -65,11 +65,13 @@ def svm_reference(dataset: Path) -> tuple[float, float, float]:
     return best[0], test, time.perf_counter() - started
 
 
-def run_space(space: str, dataset: Path, budget: float | None, variant: str = "",
-              settings: tuple[str, ...] = ()) -> dict:
-    name = f"anytime-{space}" + (f"-{variant}" if variant else "")
+def search_as_a_user(space: str, data: Path, name: str, results: Path,
+                     budget: float | None, settings: tuple[str, ...] = (),
+                     ) -> tuple[subprocess.CompletedProcess, float]:
+    """`search.run spaces/<space>.yaml --data DATA` as a user runs it (with `--set` for each
+    of `settings`), its console kept in `<results>/<name>.log`; (the run, its wall s)."""
     command = [sys.executable, "-m", "search.run", f"spaces/{space}.yaml", "--data",
-               str(dataset), "--name", name, "--results", str(ROOT), "--restart"]
+               str(data), "--name", name, "--results", str(results), "--restart"]
     if budget:
         command += ["--set", f"time_budget_s={budget}"]
     for setting in settings:
@@ -77,7 +79,14 @@ def run_space(space: str, dataset: Path, budget: float | None, variant: str = ""
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
-    (ROOT / f"{name}.log").write_text(done.stdout + done.stderr)
+    (results / f"{name}.log").write_text(done.stdout + done.stderr)
+    return done, wall
+
+
+def run_space(space: str, dataset: Path, budget: float | None, variant: str = "",
+              settings: tuple[str, ...] = ()) -> dict:
+    name = f"anytime-{space}" + (f"-{variant}" if variant else "")
+    done, wall = search_as_a_user(space, dataset, name, ROOT, budget, settings)
     board = leaderboard.read(ROOT / name / "leaderboard.csv")
     counted = board[board["status"].isin([Status.COMPLETE, Status.STOPPED_EARLY])]
     top = board.iloc[0]

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pandas as pd
 import sounds
+from anytime import mfcc_stats, search_as_a_user
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.multiclass import OneVsRestClassifier
@@ -45,15 +43,6 @@ ROOT = Path("results/bench/breadth")
 SINGLE = ("cnn1d", "cnn2d", "mlp", "resnet")
 MULTI = ("multilabel",)
 FINISHED = (Status.COMPLETE, Status.STOPPED_EARLY)
-
-
-def mfcc_stats(path: str) -> np.ndarray:
-    """The documents' features: 20 MFCCs and their deltas, mean and std over the clip."""
-    y, sr = librosa.load(path, sr=16000)
-    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20)
-    delta = librosa.feature.delta(mfcc)
-    return np.concatenate([m.mean(axis=1) for m in (mfcc, delta)]
-                          + [m.std(axis=1) for m in (mfcc, delta)])
 
 
 def table_of(source: Path) -> pd.DataFrame:
@@ -104,16 +93,7 @@ def reference(source: Path, multi: bool) -> tuple[float, float]:
 def run_space(space: str, dataset: str, source: Path, budget: float | None,
               variant: str = "", settings: tuple[str, ...] = ()) -> dict:
     name = f"breadth-{dataset}-{space}" + (f"-{variant}" if variant else "")
-    command = [sys.executable, "-m", "search.run", f"spaces/{space}.yaml", "--data",
-               str(source), "--name", name, "--results", str(ROOT), "--restart"]
-    if budget:
-        command += ["--set", f"time_budget_s={budget}"]
-    for setting in settings:
-        command += ["--set", setting]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    (ROOT / f"{name}.log").write_text(done.stdout + done.stderr)
+    done, wall = search_as_a_user(space, source, name, ROOT, budget, settings)
     row = {"dataset": dataset, "space": space, "variant": variant or "as it stands",
            "exit": done.returncode, "wall s": round(wall)}
     board_file = ROOT / name / "leaderboard.csv"

@@ -28,7 +28,7 @@ import pandas as pd
 
 from contracts.registry import LAYOUTS
 
-from .config import ConfigError, CsvConfig, DataError, DatasetConfig
+from .config import AUTO, ConfigError, CsvConfig, DataError, DatasetConfig
 
 Read = Callable[[Path, DatasetConfig], pd.DataFrame]
 
@@ -55,7 +55,6 @@ SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "va
                "eval": "test"}
 # A CSV's own split, folds and groups, found by their usual names (`dataset.csv.*_column`
 # names another; null turns one off).
-AUTO = "auto"
 USUAL_COLUMNS = {
     "path_column": ("path", "filename", "fname", "file", "filepath", "file_path", "audio",
                     "audio_path", "clip", "wav"),

@@ -11,6 +11,8 @@ import pandas as pd
 
 from contracts.manifest import Manifest
 
+from .durations import LONGER
+
 LEVEL_GAP_DB = 6.0  # splits whose median levels differ by more are warned of
 BALANCE_GAP = 0.2  # total-variation distance between two splits' class proportions
 
@@ -90,7 +92,7 @@ def _lengths(manifest: Manifest) -> list[str]:
                 f"test and prediction score whole clips on {read:g} s windows, "
                 + ("their maximum (multi-label: a tag holds where any window holds it)"
                    if manifest.multi_label else "their mean")]
-    if median > 1.25 * read:
+    if median > LONGER * read:
         return [f"  clips run {median:.1f} s (train median) and each is cut to its centre "
                 f"{read:g} s (max_seconds: null); max_seconds: auto keeps them whole"]
     return []

@@ -5,6 +5,7 @@ import pytest
 import yaml
 
 from data_prep.config import ConfigError
+from search.fidelity import sample_configs
 from search.run import main
 from search.space import SearchSpace
 from search.spec import load_spec, parse_spec
@@ -77,14 +78,7 @@ def test_shipped_spaces_are_valid():
 
 
 def sample(space: SearchSpace, n: int, seed: int = 0) -> list[dict]:
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    configs = []
-    for _ in range(n):
-        trial = study.ask()
-        fixed = space(trial)
-        configs.append({**trial.params, **fixed})
-        study.tell(trial, 0.0)
-    return configs
+    return sample_configs(space, [], n, seed)
 
 
 def test_conditional_keys_exist_only_when_their_condition_holds():
