@@ -20,6 +20,8 @@ PRESETS = {
     # PANNs (Kong et al., 2020): the front end of CNN6/10/14.
     "panns": {"sample_rate": 32000, "n_fft": 1024, "hop_length": 320, "n_mels": 64,
               "fmin": 50.0, "fmax": 14000.0},
+    # SoundNet (Aytar et al., 2016) reads the 22050 Hz waveform.
+    "soundnet": {"sample_rate": 22050, "representation": "waveform"},
 }
 
 

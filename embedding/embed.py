@@ -39,6 +39,8 @@ from trainables.blocks import GlobalPool
 from trainables.pretrained import load_pretrained
 from trainables.trained import TrainedModel
 
+from .weights import ensure as ensure_weights
+
 POOLED = "pooled"  # the vector a network's global pooling hands to its dense layers
 VERSION = 1
 
@@ -187,6 +189,8 @@ def prepare_dataset(config: DatasetConfig, cache_root: str | Path = "results",
 def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) -> Prepared:
     """Embed prepared shards (or reuse an earlier embedding of them)."""
     started = time.perf_counter()
+    if config.pretrained:  # a published name is its cached file, fetched on first use
+        config = dataclasses.replace(config, pretrained=ensure_weights(config.pretrained))
     fp = embedding_fingerprint(base.manifest, config)
     target = Path(cache_root).resolve() / "shards" / fp
     if (target / MANIFEST_FILE).exists():
@@ -225,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m embedding.embed",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("shards", type=Path, help="a prepared shard folder (results/shards/...)")
-    parser.add_argument("--model", help="a pretrained network, e.g. panns_cnn6, resnet50")
-    parser.add_argument("--pretrained", help="its weights file")
+    parser.add_argument("--model", help="a pretrained network, e.g. soundnet, panns_cnn6")
+    parser.add_argument("--pretrained", help="its weights file, or a published name: soundnet")
     parser.add_argument("--checkpoint", help="or a trained checkpoint folder / model.pt")
     parser.add_argument("--layers", nargs="+", default=[POOLED],
                         help="layers to store (default: pooled)")

@@ -27,6 +27,9 @@ def param_importances(study, target=None) -> dict[str, float]:
         # ... and that trials of equal values give equal importances: the plot shows it.
         warnings.filterwarnings("ignore", message="Target and region quantiles select the "
                                 "same set of trials", category=UserWarning)
+        # ... and that a conditional key (momentum only with sgd) has few trials in a regime.
+        warnings.filterwarnings("ignore", message="Some regimes for parameter .* have less "
+                                "than 2 trials", category=UserWarning)
         return optuna.importance.get_param_importances(study, target=target)
 
 def sections(experiment_dir: Path, metric: str) -> str:

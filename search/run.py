@@ -18,6 +18,8 @@ from contracts.experiment import EXPERIMENT_FILE, ExperimentInfo, current_enviro
 from contracts.trial import Status
 from data_prep.config import ConfigError
 from data_prep.summary import describe as describe_data
+from embedding.weights import WeightsError
+from embedding.weights import ensure as ensure_weights
 from trainables.pretrained import PretrainedError
 
 # Tune forces a state snapshot whenever a kept checkpoint is replaced, and warns about it
@@ -28,13 +30,13 @@ from . import leaderboard
 from .fidelity import FIDELITY_KEY, CostModel, Fidelity
 from .fidelity import plan as plan_fidelity
 from .ports import free_port
-from .spec import Spec, check_dataset, load_spec
+from .spec import Spec, check_dataset, load_spec, weight_files
 from .storage import ExperimentStore
 from .strategies import searcher_name
 from .study import STUDY_FILE, close_unfinished_trials, configs_not_started, warm_start
 
 # A user's mistake: printed as one line, exit 2, no traceback.
-INPUT_ERRORS = (ConfigError, FileNotFoundError, PretrainedError)
+INPUT_ERRORS = (ConfigError, FileNotFoundError, PretrainedError, WeightsError)
 DASHBOARD_PORT = 8265  # Ray's own default; the next free one when it is taken
 RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
 
@@ -284,6 +286,8 @@ def run(
     from .tuning import make_trainable, make_tuner
 
     results = results.resolve()
+    for file in weight_files(spec):
+        ensure_weights(file)  # published weights, fetched on first use before any work
     start_ray(address, dashboard_host, dashboard_port, verbose)
     store = ExperimentStore(storage or str(results), spec.name, results / spec.name)
     if restart and not store.remote and (aside := move_aside(store.local)):

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from contracts import weights
 from contracts.registry import Registry
 from contracts.shards import layer_names
 from data_prep.config import PRESETS, ConfigError, DatasetConfig, dotted_keys, with_dotted
@@ -345,7 +346,12 @@ def check_dataset(spec: Spec) -> None:
 
 
 def _local_file(value: Any, where: str) -> str:
-    """A weights or checkpoint path, absolute (trials run in their own folders) and there."""
+    """A weights or checkpoint path, absolute (trials run in their own folders) and there;
+    a published name stands for its cached file, which `search.run` fetches before any
+    work when it is not cached yet."""
+    published = weights.by_name(value)
+    if published:
+        return str(published.path)
     path = Path(str(value)).expanduser().resolve()
     if not path.exists():
         raise ConfigError(
@@ -383,7 +389,27 @@ def _values(space: SearchSpace, key: str) -> list[Any]:
             if p.name == key and p.listed for v in p.args]
 
 
+def weight_files(spec: Spec) -> list[str]:
+    """Every weights file the spec's trials or its embedding read."""
+    files = [v for v in _values(spec.space, "pretrained") if v]
+    return [*files, *([spec.dataset.embed.pretrained] if spec.dataset.embed.enabled
+                      and spec.dataset.embed.pretrained else [])]
+
+
+def _check_published_rate(files: list[Any], dataset: DatasetConfig, where: str) -> None:
+    for file in files:
+        published = weights.at_path(file)
+        if published and dataset.sample_rate != published.sample_rate:
+            raise ConfigError(
+                f"dataset.sample_rate: the published {published.name} weights read "
+                f"{published.sample_rate} Hz audio, the dataset is prepared at "
+                f"{dataset.sample_rate} Hz ({where}); set dataset.preset: {published.name}")
+
+
 def _check_pretrained(model: str, space: SearchSpace, dataset: DatasetConfig) -> None:
+    _check_published_rate(_values(space, "pretrained"), dataset, "fixed.pretrained")
+    if dataset.embed.enabled:
+        _check_published_rate([dataset.embed.pretrained], dataset, "dataset.embed.pretrained")
     if model.startswith("panns_") and any(_values(space, "pretrained")):
         differ = {k: getattr(dataset, k) for k, v in PRESETS["panns"].items()
                   if getattr(dataset, k) != v}

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from published import write_panns, write_torchvision
+from published import write_panns, write_soundnet, write_torchvision
 
 from data_prep.config import SyntheticConfig
 from search.leaderboard import read as read_leaderboard
@@ -13,14 +13,16 @@ from search.spec import load_spec
 SPACES = sorted(p.name for p in Path("spaces").glob("*.yaml"))
 # Spaces that need published weights: the key naming the file, and how to make a stand-in.
 WEIGHTS = {"panns.yaml": ("fixed.pretrained", write_panns, "panns_cnn6"),
-           "transfer.yaml": ("fixed.pretrained", write_torchvision, "resnet50"),
-           "embed_mlp.yaml": ("dataset.embed.pretrained", write_panns, "panns_cnn6")}
+           "transfer_resnet50.yaml": ("fixed.pretrained", write_torchvision, "resnet50"),
+           "embed_panns.yaml": ("dataset.embed.pretrained", write_panns, "panns_cnn6"),
+           "transfer.yaml": ("fixed.pretrained", write_soundnet, "soundnet"),
+           "embed_mlp.yaml": ("dataset.embed.pretrained", write_soundnet, "soundnet")}
 # The costliest runs (16-31 s each; the pretrained networks also have their own tests in
 # test_pretrained.py and test_embed.py, the multi-label report in test_results.py) run with
 # the slow tests in CI, so that the default run stays under ten minutes on 2 cores (an AVX2
 # machine took 11.5 min with mlp and multilabel here).
-SLOW = {"resnet.yaml", "transfer.yaml", "panns.yaml", "embed_mlp.yaml", "mlp.yaml",
-        "multilabel.yaml"}
+SLOW = {"resnet.yaml", "transfer_resnet50.yaml", "panns.yaml", "embed_panns.yaml", "mlp.yaml",
+        "multilabel.yaml", "transfer.yaml", "embed_mlp.yaml"}
 
 
 @pytest.mark.parametrize("space", sorted(str(p) for p in Path("spaces/gpu").glob("*.yaml")))
@@ -32,7 +34,8 @@ def test_gpu_spaces_hold_the_documents_full_ranges_and_validate(space):
 
 def test_every_architecture_family_has_a_space():
     assert {"cnn1d.yaml", "mlp.yaml", "cnn2d.yaml", "resnet.yaml", "multilabel.yaml",
-            "panns.yaml", "transfer.yaml", "embed_mlp.yaml"} <= set(SPACES)
+            "panns.yaml", "transfer.yaml", "embed_mlp.yaml", "transfer_resnet50.yaml",
+            "embed_panns.yaml"} <= set(SPACES)
 
 
 @pytest.mark.parametrize("space", [pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s
@@ -41,7 +44,8 @@ def test_space_runs_end_to_end(ray_local, tmp_path_factory, space):
     overrides = []
     if space in WEIGHTS:  # random weights in the published layout stand in for the file
         key, write, network = WEIGHTS[space]
-        weights = tmp_path_factory.mktemp("weights") / f"{network}.pth"
+        suffix = ".safetensors" if write is write_soundnet else ".pth"
+        weights = tmp_path_factory.mktemp("weights") / f"{network}{suffix}"
         write(network, weights)
         overrides.append(f"{key}={weights}")
     spec = load_spec(Path("spaces") / space, overrides)

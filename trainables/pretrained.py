@@ -1,6 +1,7 @@
 """Pretrained weights from a local file into a freshly built model, and which layers train.
 
-Config keys: `pretrained` (a checkpoint file: PANNs' `{"model": state_dict}` or a bare
+Config keys: `pretrained` (a published name, `soundnet`, see `contracts.weights`; or a file:
+a safetensors file, PANNs' `{"model": state_dict}` or a bare
 state dict as torchvision saves), `unfrozen_layers` (the last N stages train, the rest stay
 frozen, see `blocks.Backbone`), `head_lr` (the new head's learning rate; `lr` otherwise).
 """
@@ -13,6 +14,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from contracts import weights
 
 from .keys import Key
 
@@ -32,12 +35,22 @@ class PretrainedError(ValueError):
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path).expanduser()
+    """A checkpoint's tensors: a safetensors file, or a PyTorch file loaded without
+    unpickling code; a published name (`soundnet`) reads its cached file."""
+    published = weights.by_name(str(path)) or weights.at_path(path)
+    path = published.path if published else Path(path).expanduser()
     if not path.is_file():
+        if published:
+            raise PretrainedError(f"pretrained: the published {published.name} weights are "
+                                  f"not fetched yet; run: {published.fetch_command}")
         raise PretrainedError(
             f"pretrained: {path} does not exist; weights are never downloaded at run time, "
             "so put the published file there (README: Pretrained weights) or change the path")
     try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise PretrainedError(f"pretrained: {path} is not a PyTorch checkpoint ({error})") \
