@@ -4,9 +4,10 @@ side with hand features (librosa MFCC statistics into scikit-learn) on the same 
 The data (bench/sounds.py, made on first use): `instruments` (10 General MIDI instruments,
 3 s melodies, test melodies unheard and noisier), `mixtures` (5 s multi-label mixtures of
 them, a `labels` column), `scenes` (10 s, one of six events anywhere in it, test
-backgrounds of another colour and noisier); and `speech`, the one-second words of
-bench/anytime.py. Each space runs as `python -m search.run spaces/<space>.yaml --data
-<csv or folder>` with nothing else, under its own budget.
+backgrounds of another colour and noisier), `register` (the instruments, test melodies an
+octave above the training ones: run it with `--datasets register`); and `speech`, the
+one-second words of bench/anytime.py. Each space runs as `python -m search.run
+spaces/<space>.yaml --data <csv or folder>` with nothing else, under its own budget.
 
     .venv/bin/python bench/breadth.py [--datasets instruments mixtures scenes speech]
         [--spaces cnn1d cnn2d mlp resnet multilabel] [--budget SECONDS]
@@ -127,6 +128,8 @@ def datasets(names: list[str]) -> dict[str, tuple[Path, bool]]:
     for name in names:
         if name == "instruments":
             made[name] = (sounds.instruments(ROOT / "instruments"), False)
+        elif name == "register":
+            made[name] = (sounds.instruments(ROOT / "register", register_shift=True), False)
         elif name == "mixtures":
             made[name] = (sounds.mixtures(ROOT / "mixtures"), True)
         elif name == "scenes":

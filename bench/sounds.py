@@ -3,7 +3,9 @@
 - `instruments`: melodies of 3 s played by General MIDI instruments (FluidR3's real
   samples, rendered by fluidsynth), each with another instrument 6 to 14 dB quieter
   behind it, over noise, at levels from -24 to 0 dB; folder layout. Train, validation and
-  test melodies are disjoint, and test clips are noisier.
+  test melodies are disjoint, and test clips are noisier. `register`: the same, with the
+  test melodies an octave above the training ones (each instrument's lower octave, then
+  the next).
 - `mixtures`: 5 s mixtures of one to three of those instruments, each entering at a random
   time; a CSV `path,labels,split` with comma-separated labels (FSD50K's convention).
 - `scenes`: 10 s of background noise (white to brown) with one event somewhere in it (a
@@ -134,12 +136,20 @@ def _write(path: Path, x: np.ndarray, level_db: float) -> None:
     sf.write(path, (y / peak * 0.99 if peak > 0.99 else y).astype(np.float32), RATE)
 
 
-def _phrases(seed: int, per_split: tuple[int, int, int]) -> dict[str, dict[str, list]]:
-    """Per instrument, per split: rendered melodies (disjoint across splits)."""
+def _phrases(seed: int, per_split: tuple[int, int, int],
+             register_shift: bool = False) -> dict[str, dict[str, list]]:
+    """Per instrument, per split: rendered melodies (disjoint across splits). With
+    `register_shift`, training and validation melodies keep to the instrument's lower
+    octave and test melodies to the octave above it, never heard in training."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, (program, low, high) in INSTRUMENTS.items():
-        phrases = [melody(rng, low, high) for _ in range(sum(per_split))]
+        if register_shift:
+            seen = sum(per_split[:2])
+            phrases = [melody(rng, *((low, low + 11) if i < seen else (low + 12, high)))
+                       for i in range(sum(per_split))]
+        else:
+            phrases = [melody(rng, low, high) for _ in range(sum(per_split))]
         audio = render(program, phrases, rng)
         cuts = np.cumsum((0, *per_split))
         out[name] = {split: audio[cuts[i] : cuts[i + 1]]
@@ -148,15 +158,16 @@ def _phrases(seed: int, per_split: tuple[int, int, int]) -> dict[str, dict[str, 
 
 
 def instruments(root: Path, per_split: tuple[int, int, int] = (60, 15, 25),
-                seed: int = 0) -> Path:
+                seed: int = 0, register_shift: bool = False) -> Path:
     """10 instruments x (train, val, test) melodies of 3 s; `<instrument>/<split>_<n>.wav`,
-    with a split.csv (path,label,split)."""
+    with a clips.csv (path,label,split); test melodies an octave up with
+    `register_shift`."""
     done = root / "clips.csv"
     if done.exists():
         return done
     rng = np.random.default_rng(seed + 1)
     rows = []
-    phrases = _phrases(seed, per_split)
+    phrases = _phrases(seed, per_split, register_shift)
     for name, splits in phrases.items():
         others = [other for other in phrases if other != name]
         for split, clips in splits.items():

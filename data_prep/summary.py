@@ -86,6 +86,9 @@ def _lengths(manifest: Manifest) -> list[str]:
         return []
     read, keep = seen / manifest.sample_rate, kept / manifest.sample_rate
     median = train["seconds_median"]
+    if manifest.embedded_from and median > LONGER * read:
+        return [f"  clips run {median:.1f} s (train median): the network embeds each whole, "
+                f"up to {keep:g} s kept, pooled over time"]
     if kept > seen:
         return [f"  clips run {median:.1f} s (train median) and models read {read:g} s: "
                 f"training crops {read:g} s at random from up to {keep:g} s kept; validation, "
