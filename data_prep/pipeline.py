@@ -34,7 +34,7 @@ from .worker import SPLITS, decode_batch
 # Samples per Ray task: about 0.3 s of decoding and featurising on one core, against Ray's
 # ~20 ms per task (measured: 128 clips of 1 s a task, 1550 clips/s; 256, 1750).
 SAMPLES_PER_TASK = 8_000_000
-MEASURED = ("seconds", "level_db", "digest")  # what workers report of each kept clip
+MEASURED = ("seconds", "level_db", "digest", "f0_hz")  # what workers report of each kept clip
 
 
 @dataclass(frozen=True)

@@ -131,3 +131,13 @@ def test_augmenter_uses_only_the_configured_augmentations():
     torch.testing.assert_close(waveform_only[0], x)
     changed = augment.Augmenter({"gain_db": 6, "noise_snr_db": [20, 30]}, "waveform")(x, y, gen())
     assert not torch.equal(changed[0], x)
+
+
+def test_a_frequency_shift_moves_a_tones_peak_by_the_drawn_bins():
+    bins, peak, most = 64, 30, 5
+    x = torch.zeros(200, bins, 8)
+    x[:, peak] = 1.0
+    moved = augment.pitch_shift_bins(x, most, gen(4)).argmax(dim=1)  # (batch, frames)
+    assert (moved == moved[:, :1]).all()  # the whole clip moves together
+    shifts = moved[:, 0] - peak
+    assert set(shifts.tolist()) == set(range(-most, most + 1))
