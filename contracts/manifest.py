@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .kinds import LEGACY, Kind
+
 MANIFEST_FILE = "manifest.json"
 VERSION = 2  # 2: arrays in <split>.<column>.npy; offline augmentation copies
 
@@ -43,7 +45,20 @@ class Manifest:
     feature_names: list[str] | None = None  # the `features` representation's entries
     layers: list[str] | None = None  # embedding shards: the layers embedded
     embedded_from: str | None = None  # embedding shards: the shards they were made from
+    kind: str | None = None  # the representation's `Kind` (None: read from its name)
+    frame_hop: int | None = None  # spectrogram kinds: samples per frame
     version: int = VERSION
+
+    @property
+    def representation_kind(self) -> Kind:
+        if self.kind:
+            return Kind(self.kind)
+        return LEGACY.get(self.representation, Kind.VECTOR)
+
+    def frames(self, samples: int) -> int:
+        """Frames a spectrogram of `samples` holds (centred frames, as librosa's)."""
+        hop = self.frame_hop or self.params["hop_length"]
+        return 1 + samples // hop
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Manifest:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contracts.kinds import Kind
 from contracts.manifest import MANIFEST_FILE, Manifest, read_manifest
 from contracts.shards import NOISE_FILE, join_array_parts
 
@@ -34,7 +35,7 @@ from .worker import SPLITS, decode_batch
 # Samples per Ray task: about 0.3 s of decoding and featurising on one core, against Ray's
 # ~20 ms per task (measured: 128 clips of 1 s a task, 1550 clips/s; 256, 1750).
 SAMPLES_PER_TASK = 8_000_000
-MEASURED = ("seconds", "level_db", "digest")  # what workers report of each kept clip
+MEASURED = ("seconds", "level_db", "digest", "f0_hz")  # what workers report of each kept clip
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,8 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
     multi_label = clips.attrs["multi_label"]
     column = config.representation
 
-    if representations.entry(config).numba_kernels:
+    entry = representations.entry(config)
+    if entry.numba_kernels:
         warm_kernels(config)
     with building(target) as tmp:
         context = ray.data.DataContext.get_current()
@@ -202,7 +204,7 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             decode_batch, batch_size=batch_size, batch_format="numpy",
             fn_kwargs={"config": config, "out_dir": str(tmp), "multi_label": multi_label,
-                       "representation": representations.entry(config)},
+                       "representation": entry},
         )
         rejected_at: dict[int, dict[str, str]] = {}  # row -> id and reason
         measured: list[pd.DataFrame] = []
@@ -241,6 +243,8 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
             clip_samples=config.clip_samples,
             stored_samples=config.stored_samples,
             representation=column,
+            kind=entry.kind.value,
+            frame_hop=entry.hop(config) if entry.kind == Kind.SPECTROGRAM else None,
             params=params,
             shapes={column: list(representations.shape(config))},
             counts=_counts(kept, label_names),

@@ -1,7 +1,8 @@
 """Column makers: a batch of fixed-length clips -> the arrays a model reads.
 
 Each is a function registered with `register_representation` (its name, the shape of one
-clip's array, and the axes its train statistics pool over): a new representation is one
+clip's array, the axes its train statistics pool over, and its `Kind`: waveform,
+spectrogram or vector, all that training reads of it): a new representation is one
 function here or anywhere else.
 
 - `waveform`: the samples, (samples,).
@@ -15,6 +16,7 @@ function here or anywhere else.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from contracts.kinds import Kind
 from contracts.registry import REPRESENTATIONS
 
 from .config import DatasetConfig
@@ -37,18 +40,27 @@ class Representation:
     # Axes of a (clips, ...) batch that the train statistics pool over: (0, 1) one mean for
     # a whole waveform, (0, 2) one per mel bin, (0,) one per vector entry.
     pooled_axes: tuple[int, ...]
+    kind: Kind
     # It calls librosa functions whose numba kernels are cached on disk: the preparation
     # compiles them once, alone, before workers run them in parallel (see `kernels`).
     numba_kernels: bool = False
+    # Spectrogram kinds: samples per frame (frames = 1 + samples // hop); the dataset's
+    # `hop_length` unless the representation says otherwise.
+    hop: Callable[[DatasetConfig], int] = lambda config: config.hop_length
 
 
 def register_representation(name: str, shape: Callable[[DatasetConfig], tuple[int, ...]],
-                            pooled_axes: tuple[int, ...], numba_kernels: bool = False
+                            pooled_axes: tuple[int, ...], kind: Kind,
+                            numba_kernels: bool = False,
+                            hop: Callable[[DatasetConfig], int] | None = None,
                             ) -> Callable[[Compute], Compute]:
+    """Register `compute` as representation `name`, whose arrays are of `kind`; training
+    crops, augments and feeds models by the kind alone."""
     def add(compute: Compute) -> Compute:
-        REPRESENTATIONS.register(
-            name, Representation(name, compute, shape, pooled_axes, numba_kernels),
-            compute.__module__)
+        entry = Representation(name, compute, shape, pooled_axes, Kind(kind), numba_kernels)
+        if hop is not None:
+            entry = dataclasses.replace(entry, hop=hop)
+        REPRESENTATIONS.register(name, entry, compute.__module__)
         return compute
 
     return add
@@ -133,12 +145,14 @@ def _hann(n_fft: int) -> np.ndarray:
 CHUNK_SAMPLES = 320_000
 
 
-@register_representation("waveform", lambda c: (c.stored_samples,), pooled_axes=(0, 1))
+@register_representation("waveform", lambda c: (c.stored_samples,), pooled_axes=(0, 1),
+                         kind=Kind.WAVEFORM)
 def waveform(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     return clips.astype(np.float32, copy=False)
 
 
-@register_representation("logmel", lambda c: (c.n_mels, frames(c)), pooled_axes=(0, 2))
+@register_representation("logmel", lambda c: (c.n_mels, frames(c)), pooled_axes=(0, 2),
+                         kind=Kind.SPECTROGRAM)
 def logmel(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     """(n, samples) -> (n, n_mels, frames) dB, matching librosa's melspectrogram(power=2)
     with a centred, zero-padded periodic Hann window."""
@@ -159,7 +173,8 @@ def logmel(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     return out
 
 
-@register_representation("mfcc", lambda c: (c.n_mfcc, frames(c)), pooled_axes=(0, 2))
+@register_representation("mfcc", lambda c: (c.n_mfcc, frames(c)), pooled_axes=(0, 2),
+                         kind=Kind.SPECTROGRAM)
 def mfcc(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     db = logmel(clips, config)
     return scipy.fft.dct(db, axis=1, type=2, norm="ortho")[:, : config.n_mfcc].astype(np.float32)
@@ -188,7 +203,7 @@ def summary_features(clip: np.ndarray, sr: int, n_fft: int, hop: int) -> np.ndar
 
 
 @register_representation("features", lambda c: (2 * sum(n for _, n in SUMMARY),),
-                         pooled_axes=(0,), numba_kernels=True)
+                         pooled_axes=(0,), kind=Kind.VECTOR, numba_kernels=True)
 def features(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     return np.stack([summary_features(c, config.sample_rate, config.n_fft, config.hop_length)
                      for c in clips])

@@ -1,6 +1,6 @@
 """What a careful user checks before trusting a score: where the split came from, clips per
-split and class, each split's level and durations, duplicates, and warnings when the splits
-differ markedly. Computed once at preparation into the manifest; printed before trials."""
+split and class, each split's level, durations and pitch, duplicates, and warnings when the
+splits differ markedly. Computed once at preparation into the manifest; printed before trials."""
 
 from __future__ import annotations
 
@@ -12,13 +12,17 @@ import pandas as pd
 from contracts.manifest import Manifest
 
 from .durations import LONGER
+from .pitch import semitones
 
 LEVEL_GAP_DB = 6.0  # splits whose median levels differ by more are warned of
+PITCH_GAP_SEMITONES = 4.0  # splits whose median fundamentals differ by more are warned of
+MIN_PITCHED = 3  # pitched clips a class needs in a split for its median to count
 BALANCE_GAP = 0.2  # total-variation distance between two splits' class proportions
 
 
-def split_levels(kept: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Per split: median RMS level (dBFS) and the min, median and max duration (seconds)."""
+def split_levels(kept: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per split: median RMS level (dBFS), the min, median and max duration (seconds), and
+    the median fundamental with its quartiles and, but for train, its gap to train's."""
     out = {}
     for split, rows in kept.groupby("split", sort=False):
         out[split] = {"clips": len(rows),
@@ -26,7 +30,34 @@ def split_levels(kept: pd.DataFrame) -> dict[str, dict[str, float]]:
                       "seconds_min": round(float(rows["seconds"].min()), 3),
                       "seconds_median": round(float(rows["seconds"].median()), 3),
                       "seconds_max": round(float(rows["seconds"].max()), 3)}
+        pitched = rows["f0_hz"].dropna() if "f0_hz" in rows else ()
+        if len(pitched):
+            low, median, high = np.percentile(pitched, (25, 50, 75))
+            out[split] |= {"f0_median_hz": round(float(median), 1),
+                           "f0_iqr_hz": [round(float(low), 1), round(float(high), 1)]}
+    if "f0_hz" in kept and "labels" in kept:
+        for split, gap in _class_pitch_gaps(kept).items():
+            out[split]["f0_gap_semitones"] = gap
     return out
+
+
+def _class_pitch_gaps(kept: pd.DataFrame) -> dict[str, float]:
+    """Per split but train: the median over classes of how far the class's median
+    fundamental sits from its median in train, in semitones (a violin an octave up is an
+    octave, however the classes' own registers spread)."""
+    per_class = (kept[["split", "labels", "f0_hz"]].dropna().explode("labels")
+                 .groupby(["split", "labels"])["f0_hz"].agg(["median", "size"]))
+    per_class = per_class[per_class["size"] >= MIN_PITCHED]["median"]
+    if "train" not in per_class.index.get_level_values(0):
+        return {}
+    train = per_class.loc["train"]
+    gaps = {}
+    for split in per_class.index.get_level_values(0).unique().drop("train"):
+        shared = per_class.loc[split].index.intersection(train.index)
+        if len(shared):
+            ratio = per_class.loc[split][shared] / train[shared]
+            gaps[split] = round(float(np.median(12 * np.log2(ratio))), 1)
+    return gaps
 
 
 def duplicates(kept: pd.DataFrame) -> list[dict[str, Any]]:
@@ -56,6 +87,7 @@ def warnings(manifest: Manifest) -> list[str]:
                     f"{split} is {abs(gap):.1f} dB {'quieter' if gap < 0 else 'louder'} than "
                     "train (median RMS): a model may not transfer; consider dataset.loudness: "
                     "rms or lufs, or gain_db augmentation")
+    found += _register_gaps(levels)
     counts = manifest.counts
     if "train" in counts:
         base = _proportions(counts["train"])
@@ -70,6 +102,27 @@ def warnings(manifest: Manifest) -> list[str]:
     if across:
         found.append(f"{len(across)} clips have identical copies in another split (e.g. "
                      f"{across[0]['ids'][:2]}): listed in duplicates.csv")
+    return found
+
+
+def _register_gaps(levels: dict[str, dict[str, Any]]) -> list[str]:
+    """Splits whose median fundamental sits far from train's: what validation drawn from
+    the training register cannot see."""
+    train = levels.get("train", {}).get("f0_median_hz")
+    found = []
+    for split, stats in levels.items():
+        other = stats.get("f0_median_hz")
+        if split == "train" or not (train and other):
+            continue
+        gap = stats.get("f0_gap_semitones", semitones(other, train))
+        if abs(gap) > PITCH_GAP_SEMITONES:
+            found.append(
+                f"{split} sits {abs(gap):.0f} semitones {'above' if gap > 0 else 'below'} "
+                f"train (median fundamental of each class; {other:.0f} Hz against "
+                f"{train:.0f} Hz over all): a model "
+                "may not transfer to another register; consider pitch copies in training "
+                "(dataset.augment: {copies: 4, pitch_semitones: [-7, 7]}), random shifts "
+                "along frequency (pitch_bins), or SoundNet's features (spaces/embed_mlp.yaml)")
     return found
 
 
@@ -123,6 +176,9 @@ def describe(manifest: Manifest) -> list[str]:
             s = levels[split]
             line += (f", level {s['level_db']:.1f} dBFS, {s['seconds_min']:.2f}/"
                      f"{s['seconds_median']:.2f}/{s['seconds_max']:.2f} s min/median/max")
+            if s.get("f0_median_hz"):
+                low, high = s["f0_iqr_hz"]
+                line += f", pitch {s['f0_median_hz']:.0f} Hz ({low:.0f}-{high:.0f})"
         lines.append(line)
     lines += _lengths(manifest)
     if manifest.copies:

@@ -51,12 +51,12 @@ def decode_batch(
     representation: representations.Representation,
 ) -> dict[str, np.ndarray]:
     """Decode, featurise and write one batch; return per row its reason for rejection ("" if
-    kept), what the summary reports of it (seconds, level, a hash of its samples) and, for
-    kept train rows, sums for the normalisation statistics."""
+    kept), what the summary reports of it (seconds, level, a hash of its samples, its median
+    fundamental) and, for kept train rows, sums for the normalisation statistics."""
     n = len(batch["path"])
     clips = np.zeros((n, config.stored_samples), dtype=np.float32)
     reasons = np.full(n, "", dtype=object)
-    seconds, levels = np.zeros(n), np.zeros(n)
+    seconds, levels, f0 = np.zeros(n), np.zeros(n), np.full(n, np.nan)
     digests = np.full(n, "", dtype=object)
     for i, path in enumerate(batch["path"]):
         try:
@@ -64,8 +64,8 @@ def decode_batch(
         except Rejected as why:
             reasons[i] = str(why)
             continue
-        clips[i], seconds[i], levels[i], digests[i] = (
-            decoded.clip, decoded.seconds, decoded.level_db, decoded.digest)
+        clips[i], seconds[i], levels[i], digests[i], f0[i] = (
+            decoded.clip, decoded.seconds, decoded.level_db, decoded.digest, decoded.f0_hz)
     ok = reasons == ""
     x = representations.compute(_rows(clips, ok), config, representation)
 
@@ -117,4 +117,4 @@ def decode_batch(
         arrays.parent.mkdir(parents=True, exist_ok=True)
         np.save(arrays, np.ascontiguousarray(values, dtype=np.float32))
     return {"row": batch["row"], "reason": reasons, "sum": sums, "sum_sq": sums_sq,
-            "seconds": seconds, "level_db": levels, "digest": digests}
+            "seconds": seconds, "level_db": levels, "digest": digests, "f0_hz": f0}

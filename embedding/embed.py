@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from contracts.kinds import Kind
 from contracts.manifest import MANIFEST_FILE, Manifest
 from contracts.shards import (
     EMBEDDING,
@@ -82,9 +83,9 @@ class Network:
             if config.model not in models.names():
                 raise ConfigError(f"embed.model: {config.model!r} is not one of "
                                   f"{models.names()}")
-            if representation not in models.inputs(config.model):
+            if not models.reads(config.model, representation, manifest.representation_kind):
                 raise ConfigError(f"embed.model: {config.model} reads "
-                                  f"{list(models.inputs(config.model))}, not {representation}")
+                                  f"{models.inputs(config.model)}, not {representation}")
             model = models.build(config.model, {}, shape, len(manifest.label_names))
             load_pretrained(model, config.pretrained)
             stats = manifest.normalisation[representation]
@@ -214,6 +215,8 @@ def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) 
             base.manifest,
             fingerprint=fp,
             representation=EMBEDDING,
+            kind=Kind.VECTOR.value,
+            frame_hop=None,
             layers=list(config.layers),
             shapes={embedding_column(n): [dims[n]] for n in config.layers},
             normalisation=normalisation,

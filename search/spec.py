@@ -11,8 +11,10 @@ from typing import Any
 import yaml
 
 from contracts import weights
-from contracts.registry import Registry
+from contracts.kinds import Kind
+from contracts.registry import REPRESENTATIONS, Registry
 from contracts.shards import layer_names
+from data_prep import representations
 from data_prep.config import PRESETS, ConfigError, DatasetConfig, dotted_keys, with_dotted
 from data_prep.sources import detect_layout, is_multi_label_csv
 from trainables import loop, models
@@ -424,6 +426,17 @@ def _check_pretrained(model: str, space: SearchSpace, dataset: DatasetConfig) ->
                 raise ConfigError(f"space.{error} (dataset.embed.layers)") from None
 
 
+def _check_input(model: str, dataset: DatasetConfig) -> None:
+    """The model reads what the dataset prepares, by its kind (or its name)."""
+    name = dataset.output_representation
+    kind = Kind.VECTOR if dataset.embed.enabled else representations.entry(dataset).kind
+    if not models.reads(model, name, kind):
+        readable = [n for n in REPRESENTATIONS.names()
+                    if models.reads(model, n, REPRESENTATIONS.get(n).kind)]
+        raise ConfigError(f"dataset.representation: {model!r} reads {readable}, not {name!r} "
+                          f"(a {kind} representation)")
+
+
 def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     if not isinstance(raw, dict):
         raise ConfigError("the space file must hold a mapping of keys at the top level")
@@ -474,13 +487,8 @@ def parse_spec(raw: dict[str, Any], default_name: str = "experiment") -> Spec:
     _check_objectives(objectives, dataset)
     _check_loss(space, dataset)
     _check_pretrained(raw["model"], space, dataset)
-    readable = models.inputs(raw["model"])
     for variant in _variants(dataset, space).values():
-        if variant.output_representation not in readable:
-            raise ConfigError(
-                f"dataset.representation: {raw['model']!r} reads {list(readable)}, not "
-                f"{variant.output_representation!r}"
-            )
+        _check_input(raw["model"], variant)
     searcher = _section(raw, "searcher", SEARCHERS, "auto")
     scheduler = _section(raw, "scheduler", SCHEDULERS, "asha")
     if scheduler.get("metric"):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from contracts.kinds import Kind
 from trainables import augment
 
 
@@ -104,11 +105,11 @@ def test_spec_augment_frequency_masks_scale_with_the_input(bins, widest):
     """By default a frequency mask covers at most an eighth of the rows, whether they are
     13 MFCCs or 64 mel bands; a width given in the config is taken as it is."""
     x = torch.randn(256, bins, 20, generator=gen(1)) + 3.0
-    augmenter = augment.Augmenter({"spec_freq_masks": 1}, "mfcc")
+    augmenter = augment.Augmenter({"spec_freq_masks": 1}, Kind.SPECTROGRAM)
     out, _ = augmenter(x, torch.zeros(256), gen(2))
     masked = (out == 0).all(dim=2).sum(dim=1)  # rows masked per example
     assert masked.max() == widest  # reached over 256 draws, never passed
-    fixed = augment.Augmenter({"spec_freq_masks": 1, "spec_freq_width": 3}, "mfcc")
+    fixed = augment.Augmenter({"spec_freq_masks": 1, "spec_freq_width": 3}, Kind.SPECTROGRAM)
     out, _ = fixed(x, torch.zeros(256), gen(2))
     assert (out == 0).all(dim=2).sum(dim=1).max() == 3
 
@@ -125,9 +126,20 @@ def test_mixup_mixes_inputs_and_targets_alike():
 
 def test_augmenter_uses_only_the_configured_augmentations():
     x, y = wave(), torch.eye(4)
-    untouched = augment.Augmenter({}, "waveform")(x, y, gen())
+    untouched = augment.Augmenter({}, Kind.WAVEFORM)(x, y, gen())
     torch.testing.assert_close(untouched[0], x)
-    waveform_only = augment.Augmenter({"spec_time_masks": 2}, "waveform")(x, y, gen())
+    waveform_only = augment.Augmenter({"spec_time_masks": 2}, Kind.WAVEFORM)(x, y, gen())
     torch.testing.assert_close(waveform_only[0], x)
-    changed = augment.Augmenter({"gain_db": 6, "noise_snr_db": [20, 30]}, "waveform")(x, y, gen())
+    changed = augment.Augmenter({"gain_db": 6, "noise_snr_db": [20, 30]},
+                                Kind.WAVEFORM)(x, y, gen())
     assert not torch.equal(changed[0], x)
+
+
+def test_a_frequency_shift_moves_a_tones_peak_by_the_drawn_bins():
+    bins, peak, most = 64, 30, 5
+    x = torch.zeros(200, bins, 8)
+    x[:, peak] = 1.0
+    moved = augment.pitch_shift_bins(x, most, gen(4)).argmax(dim=1)  # (batch, frames)
+    assert (moved == moved[:, :1]).all()  # the whole clip moves together
+    shifts = moved[:, 0] - peak
+    assert set(shifts.tolist()) == set(range(-most, most + 1))

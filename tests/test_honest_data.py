@@ -10,7 +10,7 @@ import soundfile as sf
 
 from contracts.manifest import read_manifest
 from contracts.shards import read_ids
-from data_prep import loudness
+from data_prep import loudness, pitch
 from data_prep import run as prep_run
 from data_prep.config import ConfigError, DataError, DatasetConfig
 from data_prep.pipeline import list_clips, prepare
@@ -28,15 +28,18 @@ def voice(freq: float, level_db: float, seed: int, seconds: float = 0.5) -> np.n
     return (x * 10 ** (level_db / 20) / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
-def speaker_csv(root, split_of=SPLIT_OF, quiet: tuple[str, ...] = (), columns=None):
-    """Two words by five speakers, a CSV with `path,label,speaker,split` as datasets ship."""
+def speaker_csv(root, split_of=SPLIT_OF, quiet: tuple[str, ...] = (), columns=None,
+                high: tuple[str, ...] = ()):
+    """Two words by five speakers, a CSV with `path,label,speaker,split` as datasets ship;
+    the `quiet` speakers 20 dB down, the `high` an octave up."""
     rows = []
     for s, (speaker, split) in enumerate(split_of.items()):
         for word, freq in (("yes", 300), ("no", 500)):
             for take in range(3):
                 name = f"{speaker}_{word}_{take}.wav"
                 level = -40.0 if speaker in quiet else -20.0
-                sf.write(root / name, voice(freq + 7 * s, level, seed=100 * s + take), RATE)
+                pitch = (freq + 7 * s) * (2 if speaker in high else 1)
+                sf.write(root / name, voice(pitch, level, seed=100 * s + take), RATE)
                 rows.append({"path": name, "label": word, "speaker": speaker, "split": split})
     table = pd.DataFrame(rows)
     if columns:
@@ -156,6 +159,33 @@ def test_quiet_test_speakers_are_warned_of_and_loudness_levels_them(ray_local, t
     for split in ("train", "test"):
         x, _ = read_split(levelled.path, split, "waveform")
         assert loudness.rms_db(x) == pytest.approx(-20, abs=0.5)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100])
+def test_the_fundamental_of_tones_of_known_pitch(rate):
+    t = np.arange(rate) / rate
+    for f0 in (60.0, 110.0, 440.0, 1000.0):
+        tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in (1, 2, 3)).astype(np.float32)
+        tone[: rate // 4] *= 0.01  # a quiet lead-in: not a note
+        assert pitch.median_f0(tone, rate) == pytest.approx(f0, rel=0.02)
+    noise = np.random.default_rng(0).standard_normal(rate).astype(np.float32)
+    assert np.isnan(pitch.median_f0(noise, rate))
+    assert np.isnan(pitch.median_f0(np.zeros(rate, np.float32), rate))
+
+
+def test_test_voices_in_another_register_are_warned_of(ray_local, tmp_path):
+    csv = speaker_csv(tmp_path, high=("eve",))
+    manifest = prepare(config(csv), tmp_path / "results").manifest
+    train, test = (manifest.splits[s]["f0_median_hz"] for s in ("train", "test"))
+    assert 300 <= train <= 514 and test > train * 2 ** (6 / 12)  # the tones' fundamentals
+    lines = prep_run.describe(manifest)
+    warned = [line for line in lines if "semitones above train" in line]
+    assert warned and "pitch_semitones" in warned[0], lines
+    assert 6 <= int(warned[0].split("test sits ")[1].split()[0]) <= 16
+    assert any(line.strip().startswith("train") and ", pitch " in line for line in lines)
+    (tmp_path / "same").mkdir()
+    same = prepare(config(speaker_csv(tmp_path / "same")), tmp_path / "results")
+    assert not any("semitones" in line for line in prep_run.describe(same.manifest))
 
 
 def test_loudness_is_a_searchable_preparation_key(tmp_path):

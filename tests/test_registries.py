@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from contracts.kinds import Kind
 from contracts.registry import LAYOUTS, REPRESENTATIONS
 from contracts.shards import read_manifest, read_split
 from data_prep import run as prep_run
@@ -30,7 +31,7 @@ def toys():
                              "group": [name for name, _ in rows]})
 
     @register_representation("energy", lambda config: (config.stored_samples // 100,),
-                             pooled_axes=(0,))
+                             pooled_axes=(0,), kind=Kind.VECTOR)
     def energy(clips, config):
         frames = clips[:, : clips.shape[1] // 100 * 100].reshape(len(clips), -1, 100)
         return np.sqrt((frames**2).mean(axis=2))
@@ -106,3 +107,51 @@ def test_a_new_searcher_is_one_registered_function(tmp_path):
         SEARCHERS.unregister("qmc")
     with pytest.raises(ConfigError, match=r"searcher.type: 'qmc' is not one of"):
         parse_spec({**raw, "searcher": {"type": "qmc"}})
+
+
+def test_a_new_spectrogram_is_one_function_that_cnn2d_crops_and_masks(ray_local, tmp_path):
+    """A representation registered here alone, of the spectrogram kind with its own frame
+    rule: the preparation records the kind, training crops it by frames and SpecAugment
+    masks it, and a cnn2d search runs on it, with no name of it anywhere else."""
+    from search.leaderboard import read as read_leaderboard
+    from search.run import run
+    from search.spec import parse_spec
+    from trainables.data import TrialData
+
+    hop, window = 80, 256
+
+    @register_representation("spectrum", lambda c: (window // 2 + 1, 1 + c.stored_samples // hop),
+                             pooled_axes=(0, 2), kind=Kind.SPECTROGRAM, hop=lambda c: hop)
+    def spectrum(clips, config):
+        padded = np.pad(clips, ((0, 0), (window // 2, window // 2)))
+        frames = np.lib.stride_tricks.sliding_window_view(padded, window, axis=1)[:, ::hop]
+        power = np.abs(np.fft.rfft(frames * np.hanning(window), axis=-1)) ** 2
+        return (10 * np.log10(power + 1e-10)).transpose(0, 2, 1).astype(np.float32)
+
+    try:
+        source = tmp_path / "data"
+        rng = np.random.default_rng(1)
+        t = np.arange(2 * RATE) / RATE  # 2 s clips, models read 0.5 s: training crops
+        for label, f0 in (("low", 300), ("high", 900)):
+            (source / label).mkdir(parents=True)
+            for i in range(16):
+                tone = np.sin(2 * np.pi * f0 * rng.uniform(0.9, 1.1) * t) * 0.3
+                sf.write(source / label / f"{i}.wav", tone.astype(np.float32), RATE)
+        spec = parse_spec({
+            "name": "spectrum", "model": "cnn2d", "metric": "val_accuracy", "mode": "max",
+            "dataset": {"source": str(source), "representation": "spectrum",
+                        "sample_rate": RATE, "clip_seconds": 0.5, "max_seconds": 2.0},
+            "num_samples": 2, "max_epochs": 2,
+            "fixed": {"spec_time_masks": 1, "spec_freq_masks": 1, "conv_layers": 2},
+            "space": {"lr": {"loguniform": [1e-3, 1e-2]}}})
+        experiment = run(spec, tmp_path / "results")
+        board = read_leaderboard(experiment / "leaderboard.csv")
+        assert len(board) == 2 and (board["status"] == "complete").all(), board["stop_reason"]
+        shards = next((tmp_path / "results" / "shards").iterdir())
+        manifest = read_manifest(shards)
+        assert (manifest.kind, manifest.frame_hop) == ("spectrogram", hop)
+        data = TrialData.from_shards(shards)
+        assert data.kind == Kind.SPECTROGRAM and data.crop_length == 1 + RATE // 2 // hop
+        assert data.x_train.shape[-1] == 1 + 2 * RATE // hop  # kept whole, cropped in training
+    finally:
+        REPRESENTATIONS.unregister("spectrum")

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from contracts.kinds import Kind
+
 from .keys import Key
 
 KEYS = (
@@ -208,12 +210,12 @@ class Augmenter:
     `pitch_bins`, `time_shift`; both: `mixup_alpha`, random crop from `crop_length`.
     """
 
-    def __init__(self, config: Mapping[str, Any], representation: str,
+    def __init__(self, config: Mapping[str, Any], kind: Kind,
                  noise_bank: torch.Tensor | None = None, normalised: bool = True):
         self.c = config
         self.normalised = normalised
-        self.waveform = representation == "waveform"
-        self.spectrogram = representation in ("logmel", "mfcc")
+        self.waveform = kind == Kind.WAVEFORM
+        self.spectrogram = kind == Kind.SPECTROGRAM
         self.noise_bank = noise_bank if config.get("noise") == "background" else None
 
     @property

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from contracts.kinds import LEGACY, Kind
 from contracts.shards import (
     EMBEDDING,
     input_columns,
@@ -64,6 +65,11 @@ class TrialData:
     # a clip's rows adjacent); None when train holds recordings only.
     train_versions: np.ndarray | None = None
     sample_rate: int | None = None  # the clips' (a waveform front places its filters by it)
+    kind: Kind | None = None  # the representation's; None: known from its name
+
+    def __post_init__(self) -> None:
+        if self.kind is None:
+            self.kind = LEGACY.get(self.representation, Kind.VECTOR)
 
     @property
     def y_clips(self) -> np.ndarray:
@@ -101,7 +107,8 @@ class TrialData:
         x_val, y_val = read_split(shard_dir, "val", columns)
         mean, std = normalisation(manifest, columns)
         crop = _crop_length(manifest)
-        noise = read_noise_bank(shard_dir) if representation == "waveform" else None
+        kind = manifest.representation_kind
+        noise = read_noise_bank(shard_dir) if kind == Kind.WAVEFORM else None
         layers = None
         if representation == EMBEDDING:
             sizes = [manifest.shapes[c][0] for c in columns]
@@ -109,7 +116,7 @@ class TrialData:
             layers = {name: (end - size, end)
                       for name, size, end in zip(manifest.layers, sizes, ends, strict=True)}
         return cls(x_train, y_train, x_val, y_val, manifest.label_names, mean, std,
-                   representation, crop, noise, layers,
+                   representation, crop, noise, layers, kind=kind,
                    train_versions=read_copies(shard_dir, "train"),
                    sample_rate=manifest.sample_rate)
 
@@ -178,8 +185,9 @@ def _crop_length(manifest: dict) -> int | None:
     stored, seen = manifest.stored_samples, manifest.clip_samples
     if not stored or stored == seen:
         return None
-    if manifest.representation == "waveform":
+    kind = manifest.representation_kind
+    if kind == Kind.WAVEFORM:
         return seen
-    if manifest.representation in ("logmel", "mfcc"):
-        return 1 + seen // manifest.params["hop_length"]
+    if kind == Kind.SPECTROGRAM:
+        return manifest.frames(seen)
     return None

@@ -191,7 +191,7 @@ def fit(
 
     targets_train = as_targets(data.y_train).to(store)
     noise = torch.from_numpy(data.noise_bank).to(store) if data.noise_bank is not None else None
-    augment = Augmenter(config, data.representation, noise, data.normalised)
+    augment = Augmenter(config, data.kind, noise, data.normalised)
 
     model = models.build(config["model"], {"sample_rate": data.sample_rate, **config},
                          data.input_shape, classes)

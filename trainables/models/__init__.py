@@ -5,7 +5,6 @@ import importlib
 import pkgutil
 
 from .registry import (  # noqa: F401  (the package's interface)
-    SPECTROGRAMS,
     build,
     constraints,
     count_macs,
@@ -13,6 +12,7 @@ from .registry import (  # noqa: F401  (the package's interface)
     inputs,
     keys,
     names,
+    reads,
     register,
     wants_raw_input,
 )

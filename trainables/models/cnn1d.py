@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from contracts.kinds import Kind
+
 from ..blocks import activation, initialise, layer_keys, norm1d
 from ..fronts import Cepstra, GaborFilterbank, LogEnergy
 from ..keys import Constraint, Key
@@ -144,7 +146,7 @@ class CNN1d(nn.Module):
         return self.head(x.mean(dim=-1))
 
 
-@register("cnn1d", inputs=("waveform",), keys=KEYS, constraints=CONSTRAINTS)
+@register("cnn1d", inputs=(Kind.WAVEFORM,), keys=KEYS, constraints=CONSTRAINTS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> CNN1d:
     # The sample rate places the cepstral front's first filters; it is the data's, which
     # the loop adds to the config (a checkpoint's weights replace the start anyway).

@@ -13,9 +13,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from contracts.kinds import Kind
+
 from ..blocks import GlobalPool, activation, as_image, initialise, layer_keys, norm2d
 from ..keys import Key
-from .registry import SPECTROGRAMS, register
+from .registry import register
 
 KEYS = (
     Key("conv_layers", "int", 4, "conv blocks", interval="[1, 12]"),
@@ -79,6 +81,6 @@ class CNN2d(nn.Module):
         return self.head(self.pool(self.blocks(as_image(spectrogram))))
 
 
-@register("cnn2d", inputs=SPECTROGRAMS, keys=KEYS)
+@register("cnn2d", inputs=(Kind.SPECTROGRAM,), keys=KEYS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> CNN2d:
     return CNN2d(num_classes, **{k.name: config[k.name] for k in KEYS if k.name in config})

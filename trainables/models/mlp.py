@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from contracts.kinds import Kind
+
 from ..blocks import activation, initialise, layer_keys, norm1d
 from ..keys import Key
 from .registry import register
@@ -63,7 +65,7 @@ class BranchedMLP(nn.Module):
                                                                   strict=True)]).mean(dim=0)
 
 
-@register("mlp", inputs=("features", "embedding", "waveform", "logmel", "mfcc"), keys=KEYS)
+@register("mlp", inputs=tuple(Kind), keys=KEYS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...],
           num_classes: int) -> nn.Module:
     """`hidden` is a list of sizes, or `hidden_layers` x `hidden_units` (searchable as ints);

@@ -12,28 +12,30 @@ from typing import Any
 
 from torch import nn
 
+from contracts.kinds import Kind
+
 from ..keys import Constraint, Key
 
 Builder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
 _REGISTRY: dict[str, Builder] = {}
-_INPUTS: dict[str, tuple[str, ...]] = {}
+_INPUTS: dict[str, tuple[str, ...]] = {}  # kinds, or representations by name
 _RAW_INPUT: set[str] = set()
 _KEYS: dict[str, tuple[Key, ...]] = {}
 _CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {}
-SPECTROGRAMS = ("logmel", "mfcc")
 
 
-def register(name: str, inputs: tuple[str, ...], keys: tuple[Key, ...],
+def register(name: str, inputs: tuple[Kind | str, ...], keys: tuple[Key, ...],
              raw_input: bool = False, constraints: tuple[Constraint, ...] = ()
              ) -> Callable[[Builder], Builder]:
-    """Register a builder under `name`, reading the given representations and config
-    `keys`, whose values must meet `constraints` (checked before a search starts);
-    `raw_input` models normalise their input themselves (as a pretrained network's first
-    layer does) and get it without the train-split standardisation."""
+    """Register a builder under `name`, reading representations of the given kinds (or
+    the ones named, for a network trained on one: PANNs' `logmel`) and config `keys`, whose
+    values must meet `constraints` (checked before a search starts); `raw_input` models
+    normalise their input themselves (as a pretrained network's first layer does) and get
+    it without the train-split standardisation."""
 
     def add(builder: Builder) -> Builder:
         _REGISTRY[name] = builder
-        _INPUTS[name] = inputs
+        _INPUTS[name] = tuple(str(i) for i in inputs)
         _KEYS[name] = keys
         _CONSTRAINTS[name] = constraints
         if raw_input:
@@ -44,8 +46,13 @@ def register(name: str, inputs: tuple[str, ...], keys: tuple[Key, ...],
 
 
 def inputs(name: str) -> tuple[str, ...]:
-    """The representations model `name` reads."""
+    """The kinds (or named representations) model `name` reads."""
     return _INPUTS[name]
+
+
+def reads(name: str, representation: str, kind: Kind) -> bool:
+    """Whether model `name` reads `representation`, an array of `kind`."""
+    return representation in _INPUTS[name] or str(kind) in _INPUTS[name]
 
 
 def keys(name: str) -> tuple[Key, ...]:

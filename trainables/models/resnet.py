@@ -15,10 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from contracts.kinds import Kind
+
 from ..blocks import Backbone, as_image
 from ..keys import Key
 from ..pretrained import KEYS as PRETRAINED_KEYS
-from .registry import SPECTROGRAMS, register
+from .registry import register
 
 KEYS = (Key("in_channels", "int", 1, "1: RGB filters folded to one channel; 3: the "
             "spectrogram repeated as an image", choices=(1, 3)),
@@ -139,4 +141,4 @@ def _builder(block: type[BasicBlock | Bottleneck], layers: tuple[int, ...]):
 for _name, _block, _layers in (("resnet18", BasicBlock, (2, 2, 2, 2)),
                                ("resnet34", BasicBlock, (3, 4, 6, 3)),
                                ("resnet50", Bottleneck, (3, 4, 6, 3))):
-    register(_name, inputs=SPECTROGRAMS, keys=KEYS)(_builder(_block, _layers))
+    register(_name, inputs=(Kind.SPECTROGRAM,), keys=KEYS)(_builder(_block, _layers))

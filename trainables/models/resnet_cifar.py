@@ -9,9 +9,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from contracts.kinds import Kind
+
 from ..blocks import activation, as_image, initialise, layer_keys, norm2d
 from ..keys import Key
-from .registry import SPECTROGRAMS, register
+from .registry import register
 
 DEPTHS = (20, 32, 44, 56, 110)
 KEYS = (
@@ -66,7 +68,7 @@ class ResNetCifar(nn.Module):
         return self.head(x.mean(dim=(2, 3)))
 
 
-@register("resnet_cifar", inputs=SPECTROGRAMS, keys=KEYS)
+@register("resnet_cifar", inputs=(Kind.SPECTROGRAM,), keys=KEYS)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...],
           num_classes: int) -> ResNetCifar:
     return ResNetCifar(num_classes, **{k.name: config[k.name] for k in KEYS if k.name in config})

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from contracts.kinds import Kind
+
 from ..blocks import Backbone
 from ..keys import Key
 from ..pretrained import KEYS as PRETRAINED_KEYS
@@ -90,7 +92,7 @@ class SoundNet(Backbone):
         return adapted
 
 
-@register("soundnet", inputs=("waveform",), keys=KEYS, raw_input=True)
+@register("soundnet", inputs=(Kind.WAVEFORM,), keys=KEYS, raw_input=True)
 def build(config: Mapping[str, Any], input_shape: tuple[int, ...],
           num_classes: int) -> SoundNet:
     return SoundNet(num_classes, config.get("dropout", 0.5))
