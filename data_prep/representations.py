@@ -10,6 +10,8 @@ function here or anywhere else.
   FFT over strided frames: faster than per-clip librosa, and no torch import in the
   preparation workers).
 - `mfcc`: the DCT of the log-mel, as librosa computes it, (n_mfcc, frames).
+- `cqt`: the constant-Q transform in dB, a bin a semitone from C1, (bins, frames): a pitch
+  shift is a shift along its bins.
 - `features`: the genre seed's summary vector: MFCC, chroma, spectral centroid, bandwidth,
   contrast, rolloff, zero-crossing rate, RMS and tonnetz, each as mean and std over time.
 """
@@ -178,6 +180,31 @@ def logmel(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
 def mfcc(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
     db = logmel(clips, config)
     return scipy.fft.dct(db, axis=1, type=2, norm="ortho")[:, : config.n_mfcc].astype(np.float32)
+
+
+CQT_FMIN = 32.70  # C1, when `fmin` is 0: the lowest note of most instruments
+CQT_BINS_PER_OCTAVE = 12  # a bin a semitone: pitch_bins shifts by semitones
+
+
+def cqt_bins(config: DatasetConfig) -> int:
+    """Semitone bins from `fmin` (or C1) up to 0.9 of Nyquist (or `fmax`)."""
+    fmin = config.fmin or CQT_FMIN
+    top = min(config.fmax or config.sample_rate / 2, 0.9 * config.sample_rate / 2)
+    return int(np.floor(CQT_BINS_PER_OCTAVE * np.log2(top / fmin)))
+
+
+@register_representation("cqt", lambda c: (cqt_bins(c), frames(c)), pooled_axes=(0, 2),
+                         kind=Kind.SPECTROGRAM, numba_kernels=True)
+def cqt(clips: np.ndarray, config: DatasetConfig) -> np.ndarray:
+    """(n, samples) -> (n, semitone bins, frames): the constant-Q transform's magnitude in dB
+    (librosa), where a note moved by k semitones moves by k bins (20 ms for 3 s at 16 kHz)."""
+    import librosa
+
+    out = np.stack([np.abs(librosa.cqt(
+        clip, sr=config.sample_rate, hop_length=config.hop_length,
+        fmin=config.fmin or CQT_FMIN, n_bins=cqt_bins(config),
+        bins_per_octave=CQT_BINS_PER_OCTAVE)) for clip in clips])
+    return (20 * np.log10(np.maximum(out, 1e-5))).astype(np.float32)
 
 
 def summary_features(clip: np.ndarray, sr: int, n_fft: int, hop: int) -> np.ndarray:

@@ -531,6 +531,10 @@ def set_key(raw: dict[str, Any], assignment: str) -> dict[str, Any]:
     node = raw
     parts = key.split(".")
     for i, part in enumerate(parts[:-1]):
+        rest = ".".join(parts[i:])
+        if rest in node:  # a dotted key of its own: space.data.representation
+            node[rest] = value
+            return raw
         child = node.get(part)
         if child is None:
             child = {}

@@ -88,3 +88,17 @@ def test_summary_features_are_the_genre_seed_vector():
 def test_feature_parameter_errors_name_the_key(raw, message):
     with pytest.raises(ConfigError, match=message):
         DatasetConfig.from_dict(raw)
+
+
+def test_a_constant_q_note_moves_by_a_bin_a_semitone():
+    from data_prep.representations import CQT_FMIN, compute
+
+    config = DatasetConfig.from_dict({"representation": "cqt", "sample_rate": 16000,
+                                      "clip_seconds": 1.0, "max_seconds": None})
+    t = np.arange(16000) / 16000
+    notes = [220.0 * 2 ** (k / 12) for k in (0, 5, 12)]
+    x = compute(np.stack([np.sin(2 * np.pi * f * t) for f in notes]).astype(np.float32),
+                config)
+    peaks = x[:, :, 10:-10].mean(axis=2).argmax(axis=1)
+    assert peaks[0] == round(12 * np.log2(220.0 / CQT_FMIN))
+    assert list(peaks - peaks[0]) == [0, 5, 12]

@@ -263,6 +263,10 @@ def test_set_overrides_any_key_of_the_space_file(tmp_path, capsys):
     assert spec.max_epochs == 3 and spec.space.fixed["dropout"] == 0.25
     assert spec.dataset.synthetic.seed == 4
     assert [p.kind for p in spec.space.params if p.name == "lr"] == ["uniform"]
+    # A searched preparation key is a dotted key of its own under `space`.
+    searched = load_spec("spaces/cnn2d.yaml", ["space.data.representation={choice: [cqt]}",
+                                               "start_from=[]"])
+    assert [v.representation for v in searched.dataset_variants().values()] == ["cqt"]
     with pytest.raises(ConfigError, match=r"^--set mode\.x: mode is not a mapping"):
         load_spec(path, ["mode.x=1"])
     assert main([str(path), "--set", "max_epochs", "--dry-run"]) == 2
