@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
+from . import compat
+
 
 class ASHA(ASHAScheduler):
     """Ray's ASHA with `recheck`, built with the metric its rungs compare on (the search's
@@ -32,11 +34,11 @@ class ASHA(ASHAScheduler):
         if action != TrialScheduler.CONTINUE or not self.recheck:
             return action
         # Ray's bracket: (milestone, {trial_id: value, sign-adjusted so higher is better}).
-        bracket = self._trial_info[trial.trial_id]
-        now = result[self._time_attr]
-        for milestone, recorded in bracket._rungs:
+        bracket, rungs = compat.asha_rungs(self, trial.trial_id)
+        now = result[compat.asha_time_attr(self)]
+        for milestone, recorded in rungs:
             if milestone < now and trial.trial_id in recorded and len(recorded) > 1:
                 if recorded[trial.trial_id] < bracket.cutoff(recorded):
-                    self._num_stopped += 1
+                    compat.asha_count_stopped(self)
                     return TrialScheduler.STOP
         return action

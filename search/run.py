@@ -26,7 +26,7 @@ from trainables.pretrained import PretrainedError
 # every few seconds; the snapshots are cheap at this scale.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
-from . import leaderboard
+from . import compat, leaderboard
 from .fidelity import FIDELITY_KEY, CostModel, Fidelity
 from .fidelity import plan as plan_fidelity
 from .ports import free_port
@@ -38,7 +38,6 @@ from .study import STUDY_FILE, close_unfinished_trials, configs_not_started, war
 # A user's mistake: printed as one line, exit 2, no traceback.
 INPUT_ERRORS = (ConfigError, FileNotFoundError, PretrainedError, WeightsError)
 DASHBOARD_PORT = 8265  # Ray's own default; the next free one when it is taken
-RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
 
 
 class SearchIncomplete(Exception):
@@ -171,7 +170,7 @@ def start_ray(address: str | None, dashboard_host: str = "127.0.0.1",
         return
     quiet = {} if verbose else {"logging_level": logging.WARNING, "log_to_driver": False}
     if not verbose:  # the product says where the token is, in its own words, below
-        logging.getLogger(RAY_TOKEN_LOGGER).setLevel(logging.ERROR)
+        logging.getLogger(compat.RAY_TOKEN_LOGGER).setLevel(logging.ERROR)
     if address:
         context = ray.init(address=address, **quiet)
     else:

@@ -28,6 +28,8 @@ from typing import Any
 from data_prep.config import ConfigError
 from trainables.keys import is_number
 
+from . import compat
+
 SEARCHED = ("choice", "uniform", "loguniform", "int", "qint")
 KINDS = (*SEARCHED, "value")
 OPTIONS = ("when", "step", "log")
@@ -254,7 +256,7 @@ class SearchSpace:
                 return None
             dist = param.distribution()
             try:
-                inside = dist._contains(dist.to_internal_repr(params[param.name]))
+                inside = compat.distribution_contains(dist, params[param.name])
             except (ValueError, TypeError):
                 inside = False
             if not inside:

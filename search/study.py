@@ -46,6 +46,7 @@ from ray.tune.search.optuna import OptunaSearch
 from contracts.trial import Status, StopReason
 from trainables.loop import epoch_seconds
 
+from . import compat
 from .fidelity import SKIP_FACTOR, CostModel
 from .space import SearchSpace
 
@@ -109,7 +110,7 @@ def close_unfinished_trials(experiment_dir: Path, known: set[str]) -> int:
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for trial in running:
         if trial.user_attrs.get(TUNE_ID) in known:
-            live = optuna.Trial(study, trial._trial_id)
+            live = compat.live_trial(study, trial)
             live.set_user_attr("status", str(Status.STOPPED_EARLY))
             live.set_user_attr("stop_reason", CUT)
             study.tell(live, state=TrialState.PRUNED)
@@ -182,7 +183,7 @@ class StudySearcher(OptunaSearch):
         self._unaffordable = False  # MAX_SKIPS draws in a row were predicted too slow
         self._redraw = redraw or optuna.samplers.RandomSampler
         self._deadline: float | None = None  # set at the first suggestion
-        self._first_rung, self._time_attr = first_rung, time_attr
+        self._first_rung, self._rung_attr = first_rung, time_attr
         self._rung_seconds: dict[str, float] = {}  # trial -> time_total_s at the first rung
         # Several objectives: Optuna takes no intermediate values, so each trial's epochs
         # are kept in the study as a user attribute (a resumed search still has them), and
@@ -192,10 +193,24 @@ class StudySearcher(OptunaSearch):
         super().__init__(space=space, metric=metric, mode=mode, sampler=sampler,
                          storage=study_storage(Path(experiment_dir)), study_name=STUDY_NAME,
                          points_to_evaluate=points_to_evaluate)
-        if self._ot_study.metric_names is None:  # the dashboard's and the report's labels
+        if self.study.metric_names is None:  # the dashboard's and the report's labels
             with warnings.catch_warnings():  # experimental since Optuna 3.2, and used as is
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                self._ot_study.set_metric_names(metric if isinstance(metric, list) else [metric])
+                self.study.set_metric_names(metric if isinstance(metric, list) else [metric])
+
+    @property
+    def study(self) -> optuna.Study:
+        return compat.searcher_study(self)
+
+    @property
+    def trials(self) -> dict[str, optuna.Trial]:
+        """Tune trial id -> its Optuna trial, while it runs."""
+        return compat.searcher_trials(self)
+
+    @property
+    def completed(self) -> set[str]:
+        """The Tune trials the study has been told the end of."""
+        return compat.searcher_completed(self)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if self._budget and self._deadline is None:
@@ -217,14 +232,14 @@ class StudySearcher(OptunaSearch):
             # asking again while trials run, must not fill the study with more such draws)
             self._unaffordable = True
             return None if self._running() else Searcher.FINISHED
-        self._ot_trials[trial_id].set_user_attr(TUNE_ID, trial_id)
+        self.trials[trial_id].set_user_attr(TUNE_ID, trial_id)
         self._live.add(trial_id)
         return config
 
     def _enough_trials(self) -> bool:
         # Trials given to Tune that ended, or run now; one the study marks running that no
         # longer reports was lost to an interruption, and does not count.
-        given = [t for t in self._ot_study.get_trials(deepcopy=False)
+        given = [t for t in self.study.get_trials(deepcopy=False)
                  if TUNE_ID in t.user_attrs and not t.user_attrs.get(LOST)
                  and (t.state.is_finished() or t.user_attrs[TUNE_ID] in self._live)]
         too_slow = sum(t.user_attrs.get("status") == Status.TOO_SLOW for t in given)
@@ -232,7 +247,7 @@ class StudySearcher(OptunaSearch):
         return len(given) - min(too_slow, self._allowance) >= self._num_samples
 
     def _running(self) -> bool:
-        return bool(self._live - self._completed_trials)
+        return bool(self._live - self.completed)
 
     def _predicted_epoch_s(self, config: dict[str, Any]) -> float | None:
         """The config's predicted epoch, when it is well over the cap; None otherwise."""
@@ -244,38 +259,38 @@ class StudySearcher(OptunaSearch):
 
     def _skip(self, trial_id: str, predicted: float) -> None:
         """Tell the study a config is too slow without training it (TPE moves away)."""
-        ot_trial = self._ot_trials.pop(trial_id)
+        ot_trial = self.trials.pop(trial_id)
         ot_trial.set_user_attr("status", str(Status.TOO_SLOW))
         ot_trial.set_user_attr("stop_reason", f"{StopReason.TOO_SLOW}: predicted "
                                f"{predicted:.1f}s per epoch > max_epoch_seconds "
                                f"{self._epoch_limit:g}; not started")
         ot_trial.set_user_attr("predicted_epoch_s", predicted)
-        self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+        self.study.tell(ot_trial, state=TrialState.PRUNED)
 
     def _draw(self, trial_id: str) -> dict[str, Any]:
         """A config from the sampler, never one already trained."""
-        sampler = self._ot_study.sampler
+        sampler = self.study.sampler
         try:
             for retry in range(REDRAWS + 1):
                 config = super().suggest(trial_id)
-                ot_trial = self._ot_trials[trial_id]
+                ot_trial = self.trials[trial_id]
                 if retry == REDRAWS or not self._already_tried(ot_trial):
                     break
                 # The same config again (frequent on a space of choices, where TPE keeps
                 # proposing its favourite): nothing to learn from training it twice. It is
                 # failed in the study, and another drawn instead.
                 ot_trial.set_user_attr("stop_reason", "duplicate of an earlier config")
-                self._ot_study.tell(ot_trial, state=TrialState.FAIL)
-                del self._ot_trials[trial_id]
+                self.study.tell(ot_trial, state=TrialState.FAIL)
+                del self.trials[trial_id]
                 neighbour = self._untried_neighbour(ot_trial.number) if retry == 0 else None
                 if neighbour is not None:
-                    self._ot_study.enqueue_trial(neighbour)
+                    self.study.enqueue_trial(neighbour)
                     continue
-                self._ot_study.sampler = (
+                self.study.sampler = (
                     self._redraw(ot_trial.number) if retry < GOOD_REDRAWS
                     else optuna.samplers.RandomSampler(ot_trial.number))
         finally:
-            self._ot_study.sampler = sampler
+            self.study.sampler = sampler
         return config
 
     def _untried_neighbour(self, seed: int) -> dict[str, Any] | None:
@@ -299,11 +314,11 @@ class StudySearcher(OptunaSearch):
         stopped every trial so far), the one stopped furthest on, best there (the order in
         which TPE ranks stopped trials)."""
         try:
-            return self._ot_study.best_trial
+            return self.study.best_trial
         except ValueError:
             pass
         sign = 1 if self.mode == "max" else -1
-        stopped = [(step, sign * value, t) for t in self._ot_study.get_trials(
+        stopped = [(step, sign * value, t) for t in self.study.get_trials(
                        deepcopy=False, states=(TrialState.PRUNED,))
                    if t.intermediate_values
                    for step, value in [max(t.intermediate_values.items())]
@@ -312,7 +327,7 @@ class StudySearcher(OptunaSearch):
 
     def _trained_params(self, leaving_out: int | None = None) -> list[dict[str, Any]]:
         """The configs of the trials given to Tune (but trial number `leaving_out`)."""
-        return [t.params for t in self._ot_study.get_trials(deepcopy=False)
+        return [t.params for t in self.study.get_trials(deepcopy=False)
                 if TUNE_ID in t.user_attrs and t.number != leaving_out]
 
     def _already_tried(self, ot_trial: optuna.Trial) -> bool:
@@ -325,17 +340,17 @@ class StudySearcher(OptunaSearch):
             self._costed.add(trial_id)
             self._cost.observe(result["macs"], epoch_seconds(result),
                                result.get("epoch_clips", 0))
-        if self._objectives and trial_id in self._ot_trials:
-            self._record_epoch(self._ot_trials[trial_id], result)
+        if self._objectives and trial_id in self.trials:
+            self._record_epoch(self.trials[trial_id], result)
         if trial_id not in self._rung_seconds and \
-                result.get(self._time_attr, 0) >= self._first_rung:
+                result.get(self._rung_attr, 0) >= self._first_rung:
             self._rung_seconds[trial_id] = result.get("time_total_s", 0.0)
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
-        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+        if trial_id in self.completed or trial_id not in self.trials:
             return
-        ot_trial = self._ot_trials[trial_id]
+        ot_trial = self.trials[trial_id]
         result = result or {}
         stop, reason = StopReason.of(result), result.get("stop_reason", "")
         value = self._objective_values(trial_id, result) if self._objectives else \
@@ -357,10 +372,10 @@ class StudySearcher(OptunaSearch):
             if key in result:
                 ot_trial.set_user_attr(key, result[key])
         try:
-            self._ot_study.tell(ot_trial, value, state=state)
+            self.study.tell(ot_trial, value, state=state)
         except Exception as exc:  # already finished in the study (a resumed search)
             logger.warning("study: trial %s: %s", trial_id, exc)
-        self._completed_trials.add(trial_id)
+        self.completed.add(trial_id)
 
     def _best_of_epochs(self, ot_trial: optuna.Trial, result: dict[str, Any]) -> float | None:
         intermediate = self._intermediate(ot_trial.number)
@@ -386,7 +401,7 @@ class StudySearcher(OptunaSearch):
 
     def _objective_values(self, trial_id: str, result: dict[str, Any]) -> list[float] | None:
         """Every objective at the epoch best on the first (None when it has none)."""
-        epochs = self._record_epoch(self._ot_trials[trial_id], result or {})
+        epochs = self._record_epoch(self.trials[trial_id], result or {})
         (first, mode), *_ = self._objectives
         best = best_value([r.get(first) for r in epochs], mode)
         row = next((r for r in epochs if r.get(first) == best), None)
@@ -397,7 +412,7 @@ class StudySearcher(OptunaSearch):
         return [float(v) for v in values] if ok else None
 
     def _intermediate(self, number: int) -> dict[int, float]:
-        return self._ot_study.get_trials(deepcopy=False)[number].intermediate_values
+        return self.study.get_trials(deepcopy=False)[number].intermediate_values
 
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
         """Tune's own, but the file is made beside the folder and moved in whole: Tune copies
@@ -416,9 +431,9 @@ class StudySearcher(OptunaSearch):
 
     # Tune's searcher checkpoint: which Tune trial is which Optuna trial, as JSON.
     def save(self, checkpoint_path: str) -> None:
-        mapping = {tid: t.number for tid, t in self._ot_trials.items()}
+        mapping = {tid: t.number for tid, t in self.trials.items()}
         with open(checkpoint_path, "w") as f:
-            json.dump({"trials": mapping, "completed": sorted(self._completed_trials)}, f)
+            json.dump({"trials": mapping, "completed": sorted(self.completed)}, f)
             f.flush()
             os.fsync(f.fileno())
 
@@ -446,16 +461,16 @@ class StudySearcher(OptunaSearch):
         own records; trials the study has finished count as completed. A trial the study
         started for a Tune trial that the interruption lost is failed, so that the sampler
         does not wait on it."""
-        trials = self._ot_study.get_trials(deepcopy=False)
+        trials = self.study.get_trials(deepcopy=False)
         if mapping is None:
             mapping = {t.user_attrs[TUNE_ID]: t.number for t in trials if TUNE_ID in t.user_attrs}
         for trial in trials:
             if trial.state == TrialState.RUNNING and trial.number not in mapping.values():
-                optuna.Trial(self._ot_study, trial._trial_id).set_user_attr(LOST, True)
-                self._ot_study.tell(trial.number, state=TrialState.FAIL)
-        self._ot_trials = {tid: optuna.Trial(self._ot_study, trials[number]._trial_id)
+                compat.live_trial(self.study, trial).set_user_attr(LOST, True)
+                self.study.tell(trial.number, state=TrialState.FAIL)
+        self.trials = {tid: optuna.Trial(self.study, trials[number]._trial_id)
                            for tid, number in mapping.items() if number < len(trials)}
         finished = {tid for tid, number in mapping.items()
                     if number < len(trials) and trials[number].state.is_finished()}
         self._live = set()
-        self._completed_trials = finished | (completed or set())
+        self.completed = finished | (completed or set())

@@ -33,6 +33,8 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from trainables.keys import is_number
 
+from . import compat
+
 MODEL_POINTS_MARGIN = 3  # trials needed at a budget: keys + 3 (BOHB: d + 1 points, + 2)
 
 
@@ -85,7 +87,7 @@ class SearcherView(BaseSampler):
         self._scratch: FrozenTrial | None = None
 
     def _view(self, study: optuna.Study) -> optuna.Study:
-        if study._is_multi_objective():
+        if len(study.directions) > 1:
             return study
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
                                                           TrialState.PRUNED))
@@ -131,8 +133,7 @@ class SearcherView(BaseSampler):
         """The view's trial to sample for (samplers may write to the trial they sample),
         made once per view."""
         if self._scratch is None:
-            self._scratch = view._storage.get_trial(view._storage.create_new_trial(
-                view._study_id))
+            self._scratch = compat.new_scratch_trial(view)
         return self._scratch
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial

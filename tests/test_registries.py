@@ -97,7 +97,7 @@ def test_a_new_searcher_is_one_registered_function(tmp_path):
                "space": {"lr": {"loguniform": [1e-4, 1e-2]}}}
         spec = parse_spec({**raw, "searcher": {"type": "qmc", "scramble": False}})
         searcher = make_searcher(spec, 0, tmp_path)
-        assert isinstance(searcher._ot_study.sampler, optuna.samplers.QMCSampler)
+        assert isinstance(searcher.study.sampler, optuna.samplers.QMCSampler)
         with pytest.raises(ConfigError, match=r"searcher.scrambled: unknown key for 'qmc'"):
             parse_spec({**raw, "searcher": {"type": "qmc", "scrambled": False}})
         with pytest.raises(ConfigError, match=r"searcher.scramble: 'no' is not allowed; "

@@ -364,11 +364,11 @@ def test_a_repeat_is_replaced_by_an_untried_neighbour_of_the_best_finished_trial
 
     trained, replaced = [], 0
     for n in range(14):
-        study_size = len(searcher._ot_study.trials)
+        study_size = len(searcher.study.trials)
         config = searcher.suggest(f"t{n}")
         params = {k: config[k] for k in choices}
         assert params not in trained
-        if len(searcher._ot_study.trials) > study_size + 1:  # a repeat was failed first
+        if len(searcher.study.trials) > study_size + 1:  # a repeat was failed first
             best = max(trained, key=score)
             one_away = sum(params[k] != best[k] for k in choices) == 1
             untried = [1 for k in choices for v in choices[k] if v != best[k]
