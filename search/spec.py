@@ -431,7 +431,7 @@ def _check_input(model: str, dataset: DatasetConfig) -> None:
     name = dataset.output_representation
     kind = Kind.VECTOR if dataset.embed.enabled else representations.entry(dataset).kind
     if not models.reads(model, name, kind):
-        readable = [n for n in REPRESENTATIONS.names()
+        readable = [n for n in sorted(REPRESENTATIONS.names())
                     if models.reads(model, n, REPRESENTATIONS.get(n).kind)]
         raise ConfigError(f"dataset.representation: {model!r} reads {readable}, not {name!r} "
                           f"(a {kind} representation)")

@@ -158,7 +158,8 @@ def test_preprocessing_variants_are_prepared_once_and_trials_get_theirs(
     ({"data.colour": {"choice": [1, 2]}}, r"space\.data\.colour: 'colour' is not a prep"),
     ({"data.n_mels": {"int": [16, 64]}}, r"space\.data\.n_mels: preparation keys must be"),
     ({"data.representation": {"choice": ["waveform", "logmel"]}},
-     r"dataset\.representation: 'cnn2d' reads \['logmel', 'mfcc'\], not 'waveform'"),
+     r"dataset\.representation: 'cnn2d' reads \['cqt', 'logmel', 'mfcc'\], not 'waveform' "
+     r"\(a waveform representation\)"),
 ])
 def test_preprocessing_key_errors(param, message):
     raw = {"model": "cnn2d", "metric": "val_accuracy", "mode": "max",
