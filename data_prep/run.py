@@ -1,9 +1,10 @@
 """`python -m data_prep.run SOURCE [options]`: prepare a dataset into shards, with a summary.
 
 Options are the keys of a space YAML's `dataset:` section (`--sample_rate 16000`,
-`--representation logmel`, `--csv.label_column genre`, `--synthetic.clips_per_class 50`,
-`--embed.model panns_cnn6 --embed.pretrained Cnn6.pth --embed.layers "[fc1]"`);
-`--space spaces/x.yaml` starts from that file's section.
+`--representation logmel`, `--csv.label_column genre`, `--synthetic.clips_per_class 50`);
+`--space spaces/x.yaml` starts from that file's section. A section with `embed:` is
+prepared here and embedded by the stage above, whose command the last line gives
+(`python -m embedding.embed --space spaces/x.yaml`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .config import (
     EmbedConfig,
     SyntheticConfig,
 )
+from .pipeline import prepare
 from .summary import describe
 
 NESTED = {"csv": CsvConfig, "synthetic": SyntheticConfig, "embed": EmbedConfig,
@@ -101,19 +103,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import ray
 
-    from embedding.embed import prepare_dataset  # the stage above: it loads networks
-
     if not ray.is_initialized():
         ray.init(address="local", logging_level="ERROR", include_dashboard=False)
     started = time.perf_counter()
     try:
-        prepared = prepare_dataset(config, args.results, progress=sys.stderr.isatty())
+        prepared = prepare(config.replace(embed=EmbedConfig()), args.results,
+                           progress=sys.stderr.isatty())
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(summary(prepared.manifest, time.perf_counter() - started, prepared.reused))
     print(f"shards: {prepared.path}")
+    if config.embed.enabled:  # the stage above makes them: it loads networks
+        print("dataset.embed: the embedding stage adds the network's layers (search.run "
+              f"does it by itself): {embed_command(prepared.path, config.embed, args)}")
     return 0
+
+
+def embed_command(shards: Path, embed: EmbedConfig, args: argparse.Namespace) -> str:
+    """The `embedding.embed` command that embeds `shards` as `embed` asks."""
+    if args.space:
+        return f"python -m embedding.embed --space {args.space} --results {args.results}"
+    network = (f"--checkpoint {embed.checkpoint}" if embed.checkpoint else
+               f"--model {embed.model} --pretrained {embed.pretrained}")
+    return (f"python -m embedding.embed {shards} {network} --layers {' '.join(embed.layers)} "
+            f"--results {args.results}")
 
 
 if __name__ == "__main__":

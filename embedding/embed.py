@@ -3,7 +3,8 @@
 best model of an earlier search) over prepared shards, and store each named layer's
 activations, pooled over time and frequency, as `embedding.<layer>` columns of new shards
 that `mlp` trains on. Cached by fingerprint like any preparation; a space gets the same
-through its dataset's `embed:` section.
+through its dataset's `embed:` section, which `python -m embedding.embed --space
+spaces/embed_mlp.yaml` prepares and embeds alone, as a search would.
 """
 
 from __future__ import annotations
@@ -231,7 +232,10 @@ def embed_prepared(base: Prepared, config: EmbedConfig, cache_root: str | Path) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m embedding.embed",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("shards", type=Path, help="a prepared shard folder (results/shards/...)")
+    parser.add_argument("shards", type=Path, nargs="?",
+                        help="a prepared shard folder (results/shards/...)")
+    parser.add_argument("--space", type=Path, help="or a space file: its dataset section "
+                        "prepared and embedded as search.run does (spaces/embed_mlp.yaml)")
     parser.add_argument("--model", help="a pretrained network, e.g. soundnet, panns_cnn6")
     parser.add_argument("--pretrained", help="its weights file, or a published name: soundnet")
     parser.add_argument("--checkpoint", help="or a trained checkpoint folder / model.pt")
@@ -241,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="where the embedded shards go (default: results/)")
     args = parser.parse_args(argv)
+    if args.space:
+        return _embed_space(args.space, args.results)
+    if args.shards is None:
+        parser.error("give a shard folder or --space")
     config = EmbedConfig(args.model, args.pretrained, args.checkpoint, tuple(args.layers),
                          args.batch_size)
     try:
@@ -255,10 +263,34 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    _report(done)
+    return 0
+
+
+def _embed_space(space: Path, results: Path) -> int:
+    """A space's dataset section prepared and embedded, as a search would start."""
+    import ray
+    import yaml
+
+    try:
+        raw = (yaml.safe_load(space.read_text()) or {}).get("dataset") or {}
+        config = DatasetConfig.from_dict(raw)
+        if not config.embed.enabled:
+            raise ConfigError(f"{space}: its dataset section has no embed: network to run")
+        if not ray.is_initialized():
+            ray.init(address="local", logging_level="ERROR", include_dashboard=False)
+        done = prepare_dataset(config, results, progress=sys.stderr.isatty())
+    except (ConfigError, ValueError, FileNotFoundError, yaml.YAMLError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _report(done)
+    return 0
+
+
+def _report(done: Prepared) -> None:
     verb = "reused" if done.reused else f"made in {done.seconds:.1f}s"
     dims = {k.removeprefix(f"{EMBEDDING}."): v[0] for k, v in done.manifest.shapes.items()}
     print(f"Embeddings {verb}: {done.path}\n  layers and sizes: {dims}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -130,3 +130,30 @@ def test_an_mlp_reads_one_layer_or_several_with_a_head_each():
         assert branched == (len(splits) > 1)
         assert scores[-1]["val_accuracy"] > 0.8
         assert len(state["normalisation"]["mean"]) == sum(splits)
+
+
+def test_a_space_is_embedded_by_the_embedding_command_and_named_by_data_prep(
+        ray_local, tmp_path, capsys):
+    """data_prep.run prepares the shards and names the embedding command; that command,
+    given the space, makes the embedding the search would read."""
+    import yaml
+    from published import write_soundnet
+
+    from data_prep import run as prep_run
+
+    weights = tmp_path / "soundnet.safetensors"
+    write_soundnet("soundnet", weights)
+    space = yaml.safe_load(open("spaces/embed_mlp.yaml"))
+    space["dataset"]["embed"]["pretrained"] = str(weights)
+    space["dataset"]["synthetic"] = {"clips_per_class": 6, "classes": ["tone", "beeps"]}
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(space))
+    results = tmp_path / "results"
+    assert prep_run.main(["--space", str(path), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert f"python -m embedding.embed --space {path} --results {results}" in out
+    assert read_manifest(out.split("shards: ")[1].split()[0]).representation == "waveform"
+    assert embed.main(["--space", str(path), "--results", str(results)]) == 0
+    made = capsys.readouterr().out.split("Embeddings made in ")[1].split(": ")[1].split()[0]
+    manifest = read_manifest(made)
+    assert manifest.layers == ["conv5", "pool5", "conv6"] and manifest.kind == "vector"
