@@ -11,10 +11,12 @@ import sys
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
+from .errors import ConfigError
+
 T = TypeVar("T")
 
 
-class UnknownName(ValueError):
+class UnknownName(ConfigError):
     """A name no entry is registered under; the message lists the registered ones."""
 
 OUR_PACKAGES = ("contracts", "data_prep", "trainables", "embedding", "search")

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from contracts.errors import ConfigError, DataError  # noqa: F401  (read from here too)
 from contracts.registry import LAYOUTS, REPRESENTATIONS
 
 from .loudness import LOUDNESS
@@ -23,14 +24,6 @@ PRESETS = {
     # SoundNet (Aytar et al., 2016) reads the 22050 Hz waveform.
     "soundnet": {"sample_rate": 22050, "representation": "waveform"},
 }
-
-
-class ConfigError(ValueError):
-    """A bad key or value in a space or dataset spec; the message names it."""
-
-
-class DataError(ConfigError):
-    """A dataset that cannot be used as given; the message names the file, row or column."""
 
 
 @dataclass(frozen=True)

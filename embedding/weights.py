@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contracts.errors import ConfigError
 from contracts.weights import PUBLISHED, Published, at_path, by_name
 
 # What numpy's own pickles of arrays call, under numpy 1 and numpy 2 module names, and
@@ -41,7 +42,7 @@ except ImportError:  # numpy 1
 SEPARATOR = "/"  # between a layer and its array in the cached file's keys: conv1/weights
 
 
-class WeightsError(ValueError):
+class WeightsError(ConfigError):
     """Weights that cannot be fetched or trusted; the message says which and what to do."""
 
 

@@ -18,9 +18,7 @@ from contracts.experiment import EXPERIMENT_FILE, ExperimentInfo, current_enviro
 from contracts.trial import Status
 from data_prep.config import ConfigError
 from data_prep.summary import describe as describe_data
-from embedding.weights import WeightsError
 from embedding.weights import ensure as ensure_weights
-from trainables.pretrained import PretrainedError
 
 # Tune forces a state snapshot whenever a kept checkpoint is replaced, and warns about it
 # every few seconds; the snapshots are cheap at this scale.
@@ -36,7 +34,7 @@ from .strategies import searcher_name
 from .study import STUDY_FILE, close_unfinished_trials, configs_not_started, warm_start
 
 # A user's mistake: printed as one line, exit 2, no traceback.
-INPUT_ERRORS = (ConfigError, FileNotFoundError, PretrainedError, WeightsError)
+INPUT_ERRORS = (ConfigError, FileNotFoundError)  # every stage's user errors are ConfigErrors
 DASHBOARD_PORT = 8265  # Ray's own default; the next free one when it is taken
 
 

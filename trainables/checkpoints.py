@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from contracts.errors import ConfigError
+
 STATE_FILE = "state.pt"  # tensors: model, optimiser, schedule, generator (see TENSOR_KEYS)
 META_FILE = "meta.json"  # a CheckpointMeta
 METRICS_FILE = "metrics.json"  # the epoch's reported metrics
@@ -25,7 +27,7 @@ TENSOR_KEYS = ("model", "optimizer", "schedule", "generator", "train_model", "av
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ConfigError):
     """A checkpoint or model file that cannot be loaded safely; the message says why."""
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from contracts import weights
+from contracts.errors import ConfigError
 
 from .keys import Key
 
@@ -30,7 +31,7 @@ KEYS = (
 )
 
 
-class PretrainedError(ValueError):
+class PretrainedError(ConfigError):
     """A pretrained file that is missing or does not fit the model; the message says which."""
 
 
