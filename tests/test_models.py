@@ -228,3 +228,17 @@ def test_unknown_names_are_clear_errors():
         models.build("cnn3d", {}, (400,), 3)
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         models.build("cnn1d", {**BASE, "act": "swish"}, (400,), 3)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_a_models_constructor_defaults_are_its_schemas(name):
+    """Built from no keys, or from every key at its declared default, a model is the same
+    network: a default lives in the schema alone (the README's key tables show it)."""
+    from trainables.models import registry
+
+    shape = {"cnn1d": (8000,), "soundnet": (22050,), "mlp": (40,)}.get(name, (64, 101))
+    defaults = {key.name: key.default for key in models.keys(name)}
+    bare, declared = (registry._REGISTRY[name](config, shape, 3) for config in ({}, defaults))
+    assert str(bare) == str(declared)
+    assert {k: v.shape for k, v in bare.state_dict().items()} == \
+        {k: v.shape for k, v in declared.state_dict().items()}
