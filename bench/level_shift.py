@@ -58,7 +58,7 @@ def best_model(name: str, config: dict, data: TrialData) -> TrainedModel:
     model = models.build(name, state["config"], tuple(state["input_shape"]),
                          len(state["label_names"]))
     model.load_state_dict(state["model"])
-    return TrainedModel(model.eval(), state)
+    return TrainedModel.from_state(model.eval(), state)
 
 
 def accuracy(trained: TrainedModel, shard_dir: Path, split: str = "test") -> float:

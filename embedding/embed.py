@@ -38,6 +38,7 @@ from data_prep.pipeline import SPLITS, Prepared, prepare
 from data_prep.worker import part_path, write_part
 from trainables import models
 from trainables.blocks import GlobalPool
+from trainables.checkpoints import CheckpointMeta
 from trainables.pretrained import load_pretrained
 from trainables.trained import TrainedModel
 
@@ -75,10 +76,10 @@ class Network:
         shape = tuple(manifest.shapes[representation])
         if config.checkpoint:
             self.trained = TrainedModel.load(config.checkpoint)
-            if self.trained.state["representation"] != representation:
+            if self.trained.meta.representation != representation:
                 raise ConfigError(
                     f"embed.checkpoint: {config.checkpoint} reads "
-                    f"{self.trained.state['representation']}, the shards hold "
+                    f"{self.trained.meta.representation}, the shards hold "
                     f"{representation}; prepare them as it was trained")
         else:
             if config.model not in models.names():
@@ -92,8 +93,10 @@ class Network:
             stats = manifest.normalisation[representation]
             if models.wants_raw_input(config.model):
                 stats = {"mean": 0.0, "std": 1.0}
-            self.trained = TrainedModel(model, {"normalisation": stats,
-                                                "input_shape": list(shape)})
+            self.trained = TrainedModel(model, CheckpointMeta(
+                config={"model": config.model}, input_shape=list(shape),
+                label_names=manifest.label_names, normalisation=stats,
+                representation=representation))
         self.model = self.trained.model
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.eval().to(self.device)

@@ -20,7 +20,7 @@ def split_probabilities(trained: TrainedModel, shard_dir: str | Path,
                         split: str) -> tuple[np.ndarray, np.ndarray]:
     """(targets, probabilities) of a prepared split, scored a chunk at a time (the search's
     driver scores the test split: its memory must not grow with the split)."""
-    columns = input_columns(read_manifest(shard_dir), trained.state["config"].get("layer"))
+    columns = input_columns(read_manifest(shard_dir), trained.meta.config.get("layer"))
     targets, probs = [], []
     for x, y in iter_split(shard_dir, split, columns):
         targets.append(y)

@@ -27,8 +27,8 @@ def predict_files(experiment_dir: Path, files: list[str], top: int = 3,
                   checkpoint: str | None = None) -> pd.DataFrame:
     """One row per file and rank: file, rank, label, probability."""
     trained = TrainedModel.load(checkpoint or best_trials(experiment_dir)["checkpoint"].iloc[0])
-    manifest = read_manifest(shard_dir_for(read_info(experiment_dir), trained.state["config"]))
-    layer = trained.state["config"].get("layer")
+    manifest = read_manifest(shard_dir_for(read_info(experiment_dir), trained.meta.config))
+    layer = trained.meta.config.get("layer")
     probs = trained.probabilities(featurise_files(files, manifest, layer))
     rows = []
     for path, p in zip(files, probs, strict=True):

@@ -179,7 +179,7 @@ def test_input_scaling_variants_reach_the_model_and_its_checkpoint(kind):
         assert seen.max() == pytest.approx(2.0) and seen.min() >= -2.0
     else:
         assert seen[0, 5] > 5  # the outlier stays an outlier
-    trained = TrainedModel(torch.nn.Identity(), {**state, "input_shape": [6]})
+    trained = TrainedModel.from_state(torch.nn.Identity(), {**state, "input_shape": [6]})
     assert np.allclose(trained.inputs(data.x_train).numpy(), seen)
     with pytest.raises(ValueError, match=r"input_scaling: 'robust' is not one of"):
         data.scaled("robust")
