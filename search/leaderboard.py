@@ -28,8 +28,10 @@ from .study import STOPPED, best_value, trial_records
 DEFAULT_TEST_TOP_K = 3
 
 
-def _read_results(trial_dir: Path) -> list[dict[str, Any]]:
-    path = trial_dir / "result.json"
+def read_results(trial_dir: str | Path) -> list[dict[str, Any]]:
+    """A trial's reports, one per epoch, from Tune's `result.json`: the one reader of it,
+    safe while Tune writes (a half-written last line is left for the next read)."""
+    path = Path(trial_dir) / "result.json"
     if not path.exists():
         return []
     rows = []
@@ -116,7 +118,7 @@ def build(experiment_dir: str | Path, test_top_k: int = 0) -> pd.DataFrame:
     for params_file in sorted(experiment_dir.glob("*/params.json")):
         trial_dir = params_file.parent
         params = json.loads(params_file.read_text())
-        results = _read_results(trial_dir)
+        results = read_results(trial_dir)
         values = [r[metric] for r in results if r.get(metric) is not None]
         best = best_value(values, mode)
         best = math.nan if best is None else best

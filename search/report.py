@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ from .interactive import IMPORTANCE_METHOD, param_importances  # noqa: E402
 from .leaderboard import (  # noqa: E402
     build,
     objective_column,
+    read_results,
     trial_shard_dir,
     with_checkpoints,
 )
@@ -45,9 +45,7 @@ TOP_CURVES = 5
 def _epoch_reports(board: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for trial_dir in board["trial_dir"]:
-        path = Path(trial_dir) / "result.json"
-        if path.exists():
-            rows += [json.loads(line) for line in path.read_text().splitlines()]
+        rows += read_results(trial_dir)
     return pd.DataFrame(rows)
 
 

@@ -201,3 +201,18 @@ def test_trial_ids_that_look_like_numbers_are_read_as_written(tmp_path):
     path = tmp_path / "leaderboard.csv"
     path.write_text("trial_id,val_accuracy_best\n" + "".join(f"{i},0.5\n" for i in ids))
     assert list(read_leaderboard(path)["trial_id"]) == ids
+
+
+def test_a_trials_reports_read_while_tune_writes_them(tmp_path):
+    """Leaderboard and report read result.json through one reader: a line Tune is still
+    writing is left for the next read, never an error."""
+    from search.leaderboard import read_results
+    from search.report import _epoch_reports
+
+    rows = [{"epoch": 1, "val_accuracy": 0.5}, {"epoch": 2, "val_accuracy": 0.7}]
+    (tmp_path / "result.json").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows) + '{"epoch": 3, "val_acc')
+    assert read_results(tmp_path) == rows
+    assert read_results(tmp_path / "none") == []
+    reports = _epoch_reports(pd.DataFrame({"trial_dir": [str(tmp_path)]}))
+    assert reports["epoch"].tolist() == [1, 2]
