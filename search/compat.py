@@ -27,9 +27,18 @@ def searcher_trials(searcher: Any) -> dict[str, optuna.Trial]:
     return searcher._ot_trials
 
 
+def set_searcher_trials(searcher: Any, trials: dict[str, optuna.Trial]) -> None:
+    """Put back the running trials a resumed search rebuilt from the study."""
+    searcher._ot_trials = trials
+
+
 def searcher_completed(searcher: Any) -> set[str]:
     """The Tune trial ids OptunaSearch has told the study about."""
     return searcher._completed_trials
+
+
+def set_searcher_completed(searcher: Any, completed: set[str]) -> None:
+    searcher._completed_trials = completed
 
 
 def live_trial(study: optuna.Study, trial: FrozenTrial) -> optuna.Trial:

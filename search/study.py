@@ -207,10 +207,18 @@ class StudySearcher(OptunaSearch):
         """Tune trial id -> its Optuna trial, while it runs."""
         return compat.searcher_trials(self)
 
+    @trials.setter
+    def trials(self, trials: dict[str, optuna.Trial]) -> None:
+        compat.set_searcher_trials(self, trials)
+
     @property
     def completed(self) -> set[str]:
         """The Tune trials the study has been told the end of."""
         return compat.searcher_completed(self)
+
+    @completed.setter
+    def completed(self, completed: set[str]) -> None:
+        compat.set_searcher_completed(self, completed)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if self._budget and self._deadline is None:
@@ -468,8 +476,8 @@ class StudySearcher(OptunaSearch):
             if trial.state == TrialState.RUNNING and trial.number not in mapping.values():
                 compat.live_trial(self.study, trial).set_user_attr(LOST, True)
                 self.study.tell(trial.number, state=TrialState.FAIL)
-        self.trials = {tid: optuna.Trial(self.study, trials[number]._trial_id)
-                           for tid, number in mapping.items() if number < len(trials)}
+        self.trials = {tid: compat.live_trial(self.study, trials[number])
+                       for tid, number in mapping.items() if number < len(trials)}
         finished = {tid for tid, number in mapping.items()
                     if number < len(trials) and trials[number].state.is_finished()}
         self._live = set()

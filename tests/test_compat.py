@@ -15,9 +15,9 @@ from optuna.trial import TrialState
 from search import compat
 
 PACKAGES = ("contracts", "data_prep", "trainables", "embedding", "search")
-# `name._attr` on anything but `self`: numpy's own module moves, torch's fused update and
-# a dataclass's own validation are not Ray's or Optuna's.
-PRIVATE = re.compile(r"\b(?!self\b)([A-Za-z_]\w*)\._([a-z]\w*)")
+# `name._attr`, `x[i]._attr` or `f()._attr` on anything but `self`: numpy's own module
+# moves, torch's fused update and a dataclass's own validation are not Ray's or Optuna's.
+PRIVATE = re.compile(r"(?:\b(?!self\b)([A-Za-z_]\w*)|([\])]))\._([a-z]\w*)")
 ALLOWED = {("np", "core"), ("numpy", "core"), ("torch", "foreach_lerp_"),
            ("config", "validate")}
 # Ray's and Optuna's private attributes that a subclass reaches through `self`.
@@ -33,8 +33,9 @@ def test_no_private_ray_or_optuna_attribute_is_read_outside_the_shims():
                 continue
             for n, line in enumerate(path.read_text().splitlines(), start=1):
                 code = line.split("#")[0]
-                hits = [m.groups() for m in PRIVATE.finditer(code)
-                        if m.groups() not in ALLOWED and not _in_string(code, m.start())]
+                hits = [(m[1] or m[2], m[3]) for m in PRIVATE.finditer(code)
+                        if (m[1] or m[2], m[3]) not in ALLOWED
+                        and not _in_string(code, m.start())]
                 if hits or THROUGH_SELF.search(code) or "ray._private" in code:
                     found.append(f"{path}:{n}: {line.strip()}")
     assert not found, "\n".join(found)

@@ -424,8 +424,8 @@ def test_data_prep_command_prints_a_summary(ray_local, tmp_path, capsys):
     assert code == 0
     assert "rejected: 1" in out and "low/broken.wav: unreadable" in out
     assert "prepared 11 clips (10 kept)" in out and "shards:" in out
-    assert main([str(root), "--representation", "cqt"]) == 2
-    assert "dataset.representation: 'cqt' is not one of" in capsys.readouterr().err
+    assert main([str(root), "--representation", "chroma"]) == 2
+    assert "dataset.representation: 'chroma' is not one of" in capsys.readouterr().err
 
 
 def test_a_class_whose_every_clip_is_bad_is_an_error_with_the_reasons(ray_local, tmp_path):

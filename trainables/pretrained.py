@@ -1,8 +1,8 @@
 """Pretrained weights from a local file into a freshly built model, and which layers train.
 
-Config keys: `pretrained` (a published name, `soundnet`, see `contracts.weights`; or a file:
-a safetensors file, PANNs' `{"model": state_dict}` or a bare
-state dict as torchvision saves), `unfrozen_layers` (the last N stages train, the rest stay
+Config keys: `pretrained` (a published name such as `soundnet`, see `contracts.weights`, or
+a file: safetensors, PANNs' `{"model": state_dict}`, or a bare state dict as torchvision
+saves), `unfrozen_layers` (the last N stages train, the rest stay
 frozen, see `blocks.Backbone`), `head_lr` (the new head's learning rate; `lr` otherwise).
 """
 
