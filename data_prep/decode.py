@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from . import loudness, pitch
+from . import loudness
 from .config import DatasetConfig
 
 MAX_CHANNELS = 2
@@ -67,7 +67,6 @@ class Decoded:
     seconds: float  # the recording's own duration
     level_db: float  # its RMS level in dBFS, before any loudness normalisation
     digest: str  # a hash of its samples at the configured rate, to find duplicates
-    f0_hz: float = float("nan")  # its median fundamental (pitch.median_f0)
 
 
 def decode_clip(path: str, config: DatasetConfig) -> Decoded:
@@ -77,8 +76,7 @@ def decode_clip(path: str, config: DatasetConfig) -> Decoded:
     level = loudness.rms_db(mono)
     mono = loudness.normalise(mono, config.sample_rate, config.loudness, config.loudness_db)
     clip = fix_length(mono, config.stored_samples, config.pad_policy)
-    return Decoded(clip, len(mono) / config.sample_rate, level, digest,
-                   pitch.median_f0(clip, config.sample_rate))
+    return Decoded(clip, len(mono) / config.sample_rate, level, digest)
 
 
 def load_mono(path: str, sample_rate: int, min_seconds: float = 0.0,

@@ -192,9 +192,10 @@ def prepare(config: DatasetConfig, cache_root: str | Path = "results",
         # With its per-operator reservation, Ray Data runs about one task at a time on a
         # small machine (measured: 1050 vs 1650 clips/s on 2 CPUs, bench/RESULTS.md).
         context.op_resource_reservation_enabled = False
+        pitched = summary.pitch_sample(clips)
         items = [
             {"row": i, "path": row.path, "id": row.id, "split": row.split,
-             "labels": [label_index[n] for n in row.labels],
+             "labels": [label_index[n] for n in row.labels], "pitch": bool(pitched[i]),
              **({"fold": row.fold} if "fold" in clips else {})}
             for i, row in enumerate(clips.itertuples(index=False))
         ]

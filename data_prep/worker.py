@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from contracts.shards import COPY, part_array_path
 
-from . import representations
+from . import pitch, representations
 from .config import DatasetConfig
 from .copies import make_copies
 from .decode import Rejected, decode_clip
@@ -51,8 +51,9 @@ def decode_batch(
     representation: representations.Representation,
 ) -> dict[str, np.ndarray]:
     """Decode, featurise and write one batch; return per row its reason for rejection ("" if
-    kept), what the summary reports of it (seconds, level, a hash of its samples, its median
-    fundamental) and, for kept train rows, sums for the normalisation statistics."""
+    kept), what the summary reports of it (seconds, level, a hash of its samples and, for
+    the rows marked `pitch`, the median fundamental) and, for kept train rows, sums for the
+    normalisation statistics."""
     n = len(batch["path"])
     clips = np.zeros((n, config.stored_samples), dtype=np.float32)
     reasons = np.full(n, "", dtype=object)
@@ -64,8 +65,10 @@ def decode_batch(
         except Rejected as why:
             reasons[i] = str(why)
             continue
-        clips[i], seconds[i], levels[i], digests[i], f0[i] = (
-            decoded.clip, decoded.seconds, decoded.level_db, decoded.digest, decoded.f0_hz)
+        clips[i], seconds[i], levels[i], digests[i] = (
+            decoded.clip, decoded.seconds, decoded.level_db, decoded.digest)
+        if batch["pitch"][i]:  # the summary's sample of its class and split
+            f0[i] = pitch.median_f0(decoded.clip, config.sample_rate)
     ok = reasons == ""
     x = representations.compute(_rows(clips, ok), config, representation)
 

@@ -203,3 +203,17 @@ def test_per_clip_scaling_ignores_the_level():
     z = normalise(x, {"mean": 0.0, "std": 1.0, "per_clip": True})
     assert np.allclose(z[0], z[1], atol=1e-4)
     assert np.allclose(z.std(axis=1), 1, atol=1e-3)
+
+
+def test_pitch_is_measured_on_a_bounded_sample_of_each_class_and_split():
+    from data_prep.summary import PITCH_SAMPLE, pitch_sample
+
+    clips = pd.DataFrame({"id": [f"{c}/{i}.wav" for c in "ab" for i in range(100)],
+                          "labels": [[c] for c in "ab" for _ in range(100)],
+                          "split": (["train"] * 80 + ["val"] * 20) * 2})
+    chosen = pitch_sample(clips)
+    counts = clips[chosen].groupby(["split", clips["labels"].str[0]]).size().to_dict()
+    assert counts == {("train", "a"): PITCH_SAMPLE, ("train", "b"): PITCH_SAMPLE,
+                      ("val", "a"): 20, ("val", "b"): 20}
+    assert not chosen[:PITCH_SAMPLE].all()  # not simply the listing's first clips
+    assert (pitch_sample(clips) == chosen).all()
