@@ -91,6 +91,24 @@ def reference(source: Path, multi: bool) -> tuple[float, float]:
     return best[0], best[1].score(x[on["test"]], y[on["test"]])
 
 
+def printed_reference(name: str, source: Path, multi: bool) -> float:
+    """The reference's test score on a dataset, printed with its validation score and time."""
+    started = time.perf_counter()
+    val, test = reference(source, multi)
+    print(f"{name}: reference (MFCC stats + {'logistic' if multi else 'SVM'}) val "
+          f"{val:.3f}, test {test:.3f} [{time.perf_counter() - started:.0f}s]", flush=True)
+    return test
+
+
+def scored_row(row: dict, reference_test: float) -> dict:
+    """A run's row beside the reference's test score, printed as it comes."""
+    row = {**row, "reference test": round(reference_test, 3)}
+    if "top test" in row:
+        row["over reference (points)"] = round(100 * (row["top test"] - reference_test), 1)
+    print(json.dumps(row, default=str), flush=True)
+    return row
+
+
 def run_space(space: str, dataset: str, source: Path, budget: float | None,
               variant: str = "", settings: tuple[str, ...] = ()) -> dict:
     name = f"breadth-{dataset}-{space}" + (f"-{variant}" if variant else "")
@@ -159,21 +177,14 @@ def main() -> None:
     ROOT.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, (source, multi) in datasets(args.datasets).items():
-        started = time.perf_counter()
-        val, test = reference(source, multi)
-        print(f"{name}: reference (MFCC stats + {'logistic' if multi else 'SVM'}) val "
-              f"{val:.3f}, test {test:.3f} [{time.perf_counter() - started:.0f}s]", flush=True)
+        test = printed_reference(name, source, multi)
         runs = [] if args.only_variants else [("",)]
         for space in args.spaces:
             if (space in MULTI) != multi:
                 continue
             for variant, *settings in [*runs, *args.variant]:
-                row = {**run_space(space, name, source, args.budget, variant,
-                                   tuple(settings)), "reference test": round(test, 3)}
-                if "top test" in row:
-                    row["over reference (points)"] = round(100 * (row["top test"] - test), 1)
-                rows.append(row)
-                print(json.dumps(row, default=str), flush=True)
+                rows.append(scored_row(run_space(space, name, source, args.budget, variant,
+                                                 tuple(settings)), test))
     print(pd.DataFrame(rows).to_string(index=False))
 
 

@@ -20,13 +20,11 @@ noisier), both made on first use. Every row is `python -m search.run spaces/<spa
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
 import pandas as pd
 import torch
-from breadth import datasets, reference, run_space
+from breadth import datasets, printed_reference, run_space, scored_row
 
 from embedding.weights import ensure
 from trainables import models
@@ -59,17 +57,9 @@ def main() -> None:
             ("transfer", "", ()), *[(space, "", ()) for space in args.from_scratch]]
     rows = []
     for name, (source, _multi) in datasets(args.datasets).items():
-        started = time.perf_counter()
-        val, test = reference(source, False)
-        print(f"{name}: reference (MFCC stats + SVM) val {val:.3f}, test {test:.3f} "
-              f"[{time.perf_counter() - started:.0f}s]", flush=True)
-        for space, variant, settings in runs:
-            row = run_space(space, name, source, args.budget, variant, settings)
-            row = {**row, "reference test": round(test, 3)}
-            if "top test" in row:
-                row["over reference (points)"] = round(100 * (row["top test"] - test), 1)
-            rows.append(row)
-            print(json.dumps(row, default=str), flush=True)
+        test = printed_reference(name, source, False)
+        rows += [scored_row(run_space(space, name, source, args.budget, variant, settings),
+                            test) for space, variant, settings in runs]
     table = pd.DataFrame(rows)
     print(table.drop(columns=["metric", "kept s", "read s"], errors="ignore")
           .to_string(index=False))

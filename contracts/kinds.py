@@ -18,3 +18,8 @@ class Kind(str, Enum):
 
 # Shards prepared before manifests recorded kinds, by their representation's name.
 LEGACY = {"waveform": Kind.WAVEFORM, "logmel": Kind.SPECTROGRAM, "mfcc": Kind.SPECTROGRAM}
+
+
+def kind_of(representation: str, recorded: str | None = None) -> Kind:
+    """The kind recorded beside a representation, or for older records, by its name."""
+    return Kind(recorded) if recorded else LEGACY.get(representation, Kind.VECTOR)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .kinds import LEGACY, Kind
+from .kinds import Kind, kind_of
 
 MANIFEST_FILE = "manifest.json"
 VERSION = 2  # 2: arrays in <split>.<column>.npy; offline augmentation copies
@@ -51,9 +51,7 @@ class Manifest:
 
     @property
     def representation_kind(self) -> Kind:
-        if self.kind:
-            return Kind(self.kind)
-        return LEGACY.get(self.representation, Kind.VECTOR)
+        return kind_of(self.representation, self.kind)
 
     def frames(self, samples: int) -> int:
         """Frames a spectrogram of `samples` holds (centred frames, as librosa's)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CACHE_ENV = "AUDIOSEARCH_WEIGHTS"
+SEPARATOR = "/"  # between a layer and its array in a cached file's keys: conv1/weights
 
 
 @dataclass(frozen=True)

@@ -258,6 +258,13 @@ class DatasetConfig:
                               "of class folders, a CSV of paths and labels, or synthetic")
 
 
+def space_dataset(path: str | Path) -> dict[str, Any]:
+    """The `dataset:` section of a space file, as a mapping (empty when it has none)."""
+    import yaml
+
+    return dict((yaml.safe_load(Path(path).read_text()) or {}).get("dataset") or {})
+
+
 def with_dotted(raw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """A dataset mapping with `changes` applied; a dotted key ("augment.copies") sets one
     key of a section and keeps the section's others."""

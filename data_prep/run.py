@@ -27,6 +27,7 @@ from .config import (
     DatasetConfig,
     EmbedConfig,
     SyntheticConfig,
+    space_dataset,
 )
 from .pipeline import prepare
 from .summary import describe
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     args = parser.parse_args(argv)
     raw: dict[str, Any] = {}
     if args.space:
-        raw = dict((yaml.safe_load(args.space.read_text()) or {}).get("dataset") or {})
+        raw = space_dataset(args.space)
     for key, value in vars(args).items():
         if not key.startswith("opt:") or value is None:
             continue

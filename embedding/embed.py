@@ -33,7 +33,7 @@ from contracts.shards import (
     read_split,
 )
 from data_prep.atomic import building
-from data_prep.config import ConfigError, DatasetConfig, EmbedConfig
+from data_prep.config import ConfigError, DatasetConfig, EmbedConfig, space_dataset
 from data_prep.pipeline import SPLITS, Prepared, prepare
 from data_prep.worker import part_path, write_part
 from trainables import models
@@ -276,8 +276,7 @@ def _embed_space(space: Path, results: Path) -> int:
     import yaml
 
     try:
-        raw = (yaml.safe_load(space.read_text()) or {}).get("dataset") or {}
-        config = DatasetConfig.from_dict(raw)
+        config = DatasetConfig.from_dict(space_dataset(space))
         if not config.embed.enabled:
             raise ConfigError(f"{space}: its dataset section has no embed: network to run")
         if not ray.is_initialized():

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from contracts.errors import ConfigError
-from contracts.weights import PUBLISHED, Published, at_path, by_name
+from contracts.weights import PUBLISHED, SEPARATOR, Published, at_path, by_name
 
 # What numpy's own pickles of arrays call, under numpy 1 and numpy 2 module names, and
 # what protocol 2 under Python 3 turns bytes into (as torch's weights_only admits it).
@@ -39,7 +39,6 @@ try:
     from numpy._core.multiarray import _reconstruct
 except ImportError:  # numpy 1
     from numpy.core.multiarray import _reconstruct
-SEPARATOR = "/"  # between a layer and its array in the cached file's keys: conv1/weights
 
 
 class WeightsError(ConfigError):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.kinds import LEGACY, Kind
+from contracts.kinds import Kind, kind_of
 from contracts.shards import (
     EMBEDDING,
     input_columns,
@@ -69,7 +69,7 @@ class TrialData:
 
     def __post_init__(self) -> None:
         if self.kind is None:
-            self.kind = LEGACY.get(self.representation, Kind.VECTOR)
+            self.kind = kind_of(self.representation)
 
     @property
     def y_clips(self) -> np.ndarray:

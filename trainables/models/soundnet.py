@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from contracts.kinds import Kind
+from contracts.weights import SEPARATOR
 
 from ..blocks import Backbone
 from ..keys import Key
@@ -77,12 +78,12 @@ class SoundNet(Backbone):
     def adapt_published(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The published `conv1/weights` (kernel, 1, in, out) ... as this module's keys;
         the object and scene layers (conv8, conv8_2) have no place here."""
-        if not any("/" in key for key in state):
+        if not any(SEPARATOR in key for key in state):
             return state  # already in this layout (a random-weight file, a fine-tuned one)
         adapted = {}
         for i in range(1, len(LAYERS) + 1):
             for ours, theirs in PUBLISHED_NAMES.items():
-                value = state.get(f"conv{i}/{theirs}")
+                value = state.get(f"conv{i}{SEPARATOR}{theirs}")
                 if value is None:
                     continue
                 if theirs == "weights":
